@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the ukey CLI's commands share: options, the loaded module, the store, and how they report. */
+#ifndef UKEY_CLI_H
+#define UKEY_CLI_H
+
+#include <stdbool.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "p11.h"
+#include "pin.h"
+#include "store.h"
+
+struct cli {
+	struct ukey_config cfg; /* module, state dir, default token after flags/env/file */
+	bool json;
+	struct ukey_p11 *p11;   /* loaded on first use by cli_p11() */
+	struct ukey_store *store;
+	int store_error;        /* why store is NULL, once cli_store() was called */
+	bool store_tried;
+	unsigned max_tries;
+};
+
+/* cli_p11: the loaded module, loading it on first use. Reports a failure itself. */
+int cli_p11(struct cli *c, struct ukey_p11 **ret);
+
+/* cli_store: the state store, opened on first use. Does not report (callers decide how bad it is). */
+int cli_store(struct cli *c, struct ukey_store **ret);
+
+/* cli_token: the one token the command is about (--token, or the only one inserted). Reports failures. */
+int cli_token(struct cli *c, struct ukey_token_info *ret);
+
+/*
+ * cli_fail: report failure r once, in the user's language: as
+ * "ukey: sentence" on stderr, or with --json as {"error": {…}} on stdout.
+ * rule (may be NULL) names the service rule, pin (may be NULL) adds the
+ * tries left. fmt is the sentence (already translated). Returns r.
+ */
+int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state *pin, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* cli_fail_default: report r with the standard sentence for its code (see cli.c). Returns r. */
+int cli_fail_default(struct cli *c, int r);
+
+/* cli_print_json: print and free a JSON document on stdout. */
+void cli_print_json(cJSON *doc);
+
+/* cli_time_iso: format t as ISO 8601 UTC ("2027-11-25T08:00:00Z") into buf. */
+const char *cli_time_iso(time_t t, char buf[static 32]);
+
+/* cli_pin_json: the PIN state as a JSON object (serial, tries_left, max_tries, locked, …). */
+cJSON *cli_pin_json(const struct ukey_token_info *t, const struct ukey_pin_state *st);
+
+/* The commands. argv[0] is the command word. Return 0 or a negative error already reported. */
+int cmd_list(struct cli *c, int argc, char **argv);
+int cmd_certs(struct cli *c, int argc, char **argv);
+int cmd_pin(struct cli *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `ukey list` and `ukey certs`: what keys are inserted and what certificates they hold. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "cli.h"
+#include "i18n.h"
+#include "validity.h"
+
+static int no_args(struct cli *c, int argc, char **argv)
+{
+	if (argc > 1)
+		return cli_fail(c, -UKEY_E_USAGE, NULL, NULL, _("'%s' takes no arguments: see 'ukey --help'."),
+				argv[0]);
+	return 0;
+}
+
+/* Tries left in words, for the list and the status line. */
+static void pin_words(const struct ukey_pin_state *st, char *buf, size_t size)
+{
+	if (st->locked)
+		snprintf(buf, size, "%s", _("locked"));
+	else if (!st->counted)
+		snprintf(buf, size, _("? of %u tries left"), st->max_tries);
+	else
+		snprintf(buf, size, _("%u of %u tries left"), st->tries_left, st->max_tries);
+}
+
+int cmd_list(struct cli *c, int argc, char **argv)
+{
+	struct ukey_token_info *tokens = NULL;
+	struct ukey_store *store = NULL;
+	struct ukey_p11 *p11 = NULL;
+	cJSON *doc = NULL, *arr = NULL;
+	int n, r, store_r;
+
+	if ((r = no_args(c, argc, argv)) < 0 || (r = cli_p11(c, &p11)) < 0)
+		return r;
+	n = ukey_p11_tokens(p11, &tokens);
+	if (n < 0)
+		return cli_fail_default(c, n);
+	/* Listing works without the store; only the tries left are then unknown. */
+	store_r = cli_store(c, &store);
+	if (store_r < 0 && !c->json)
+		fprintf(stderr, _("ukey: warning: PIN tries unknown: %s (\"%s\").\n"), _(ukey_strerror(store_r)),
+			c->cfg.state_dir ? c->cfg.state_dir : "");
+	if (c->json) {
+		doc = cJSON_CreateObject();
+		arr = cJSON_AddArrayToObject(doc, "tokens");
+	} else if (n == 0) {
+		printf("%s\n", _("No USB key found: insert the key (ukey list shows it at once)."));
+	} else {
+		printf("%-20s %-16s %-16s %-20s %s\n", _("LABEL"), _("SERIAL"), _("MODEL"), _("PIN"), _("CERTS"));
+	}
+	for (int i = 0; i < n; i++) {
+		struct ukey_token_info *t = &tokens[i];
+		struct ukey_cert_info *certs = NULL;
+		struct ukey_pin_state st;
+		char words[64];
+		int ncerts;
+
+		ukey_pin_state(store, t, c->max_tries, &st);
+		ncerts = ukey_p11_certs(p11, t->serial, &certs);
+		ukey_cert_info_free_array(certs, ncerts > 0 ? (size_t)ncerts : 0);
+		if (c->json) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "label", t->label);
+			cJSON_AddStringToObject(o, "serial", t->serial);
+			cJSON_AddStringToObject(o, "manufacturer", t->manufacturer);
+			cJSON_AddStringToObject(o, "model", t->model);
+			cJSON_AddNumberToObject(o, "slot", (double)t->slot_id);
+			cJSON_AddItemToObject(o, "pin", cli_pin_json(t, &st));
+			if (ncerts >= 0)
+				cJSON_AddNumberToObject(o, "certificates", ncerts);
+			else
+				cJSON_AddNullToObject(o, "certificates");
+			cJSON_AddItemToArray(arr, o);
+			continue;
+		}
+		pin_words(&st, words, sizeof(words));
+		printf("%-20s %-16s %-16s %-20s ", t->label, t->serial, t->model, words);
+		if (ncerts >= 0)
+			printf("%d\n", ncerts);
+		else
+			printf("?\n");
+	}
+	free(tokens);
+	if (doc)
+		cli_print_json(doc);
+	return 0;
+}
+
+static void id_hex(const struct ukey_cert_info *ci, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ci->id_len && o + 3 <= size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%02x", ci->id[i]);
+}
+
+static const char *key_match_id(enum ukey_key_match m)
+{
+	switch (m) {
+	case UKEY_KEY_MATCH_YES:
+		return "match";
+	case UKEY_KEY_MATCH_NO:
+		return "mismatch";
+	default:
+		return "unknown";
+	}
+}
+
+static cJSON *cert_json(const struct ukey_token_info *t, const struct ukey_cert_info *ci, time_t now)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct ukey_validity v;
+	char id[2 * UKEY_P11_ID_MAX + 1], ts[32];
+
+	id_hex(ci, id, sizeof(id));
+	cJSON_AddStringToObject(o, "token_serial", t->serial);
+	cJSON_AddStringToObject(o, "token_label", t->label);
+	cJSON_AddStringToObject(o, "label", ci->label);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddBoolToObject(o, "readable", ci->readable);
+	if (!ci->readable) {
+		cJSON_AddStringToObject(o, "status", "unreadable");
+		return o;
+	}
+	ukey_validity_eval(ci->not_before, ci->not_after, now, &v);
+	cJSON_AddStringToObject(o, "subject", ci->subject);
+	if (ci->subject_cn)
+		cJSON_AddStringToObject(o, "subject_cn", ci->subject_cn);
+	else
+		cJSON_AddNullToObject(o, "subject_cn");
+	if (ci->subject_o)
+		cJSON_AddStringToObject(o, "subject_o", ci->subject_o);
+	else
+		cJSON_AddNullToObject(o, "subject_o");
+	cJSON_AddStringToObject(o, "issuer", ci->issuer);
+	cJSON_AddStringToObject(o, "serial", ci->serial_hex);
+	cJSON_AddStringToObject(o, "not_before", cli_time_iso(ci->not_before, ts));
+	cJSON_AddStringToObject(o, "not_after", cli_time_iso(ci->not_after, ts));
+	cJSON_AddNumberToObject(o, "days_left", (double)v.days_left);
+	cJSON_AddStringToObject(o, "status", ukey_validity_status_id(v.status));
+	cJSON_AddBoolToObject(o, "renewal_open", v.renewal_open);
+	cJSON_AddStringToObject(o, "key_type", ci->key_type);
+	cJSON_AddStringToObject(o, "key_match", key_match_id(ci->key_match));
+	return o;
+}
+
+static void cert_text(const struct ukey_cert_info *ci, time_t now)
+{
+	struct ukey_validity v;
+	char id[2 * UKEY_P11_ID_MAX + 1], from[16], to[16];
+	struct tm tm;
+
+	id_hex(ci, id, sizeof(id));
+	if (!ci->readable) {
+		/* R-D3 names this case: the key answers but its certificate cannot be recognised. */
+		printf(_("  Certificate \"%s\" (id %s): unreadable, not a valid X.509 certificate.\n"), ci->label, id);
+		return;
+	}
+	ukey_validity_eval(ci->not_before, ci->not_after, now, &v);
+	strftime(from, sizeof(from), "%Y-%m-%d", gmtime_r(&ci->not_before, &tm));
+	strftime(to, sizeof(to), "%Y-%m-%d", gmtime_r(&ci->not_after, &tm));
+	printf(_("  Certificate \"%s\" (id %s)\n"), ci->label, id);
+	printf(_("    Subject:  %s%s%s\n"), ci->subject_cn ? ci->subject_cn : ci->subject, ci->subject_o ? ", " : "",
+	       ci->subject_o ? ci->subject_o : "");
+	printf(_("    Issuer:   %s\n"), ci->issuer_cn ? ci->issuer_cn : ci->issuer);
+	printf(_("    Serial:   %s\n"), ci->serial_hex);
+	printf(_("    Valid:    %s to %s UTC\n"), from, to);
+	switch (v.status) {
+	case UKEY_VALIDITY_VALID:
+		printf(_("    Status:   valid, %ld days left\n"), v.days_left);
+		break;
+	case UKEY_VALIDITY_EXPIRING:
+		printf(_("    Status:   expiring, %ld days left: online renewal is open (R-R2)\n"), v.days_left);
+		break;
+	case UKEY_VALIDITY_EXPIRED:
+		if (v.renewal_open)
+			printf(_("    Status:   expired %ld days ago: renew online now (R-R2, R-R4)\n"), v.days_expired);
+		else
+			printf(_("    Status:   expired %ld days ago: renewal needs documents and CA approval (R-R5)\n"),
+			       v.days_expired);
+		break;
+	case UKEY_VALIDITY_NOT_YET_VALID:
+		printf(_("    Status:   not valid yet\n"));
+		break;
+	}
+	printf(_("    Key:      %s, %s\n"), ci->key_type,
+	       ci->key_match == UKEY_KEY_MATCH_YES  ? _("matches the key pair on the key")
+	       : ci->key_match == UKEY_KEY_MATCH_NO ? _("does NOT match the key pair on the key")
+						    : _("no public key object to compare with"));
+}
+
+int cmd_certs(struct cli *c, int argc, char **argv)
+{
+	struct ukey_token_info *tokens = NULL;
+	struct ukey_p11 *p11 = NULL;
+	cJSON *doc = NULL, *arr = NULL;
+	time_t now = time(NULL);
+	int n, r = 0, sel = -1;
+
+	if ((r = no_args(c, argc, argv)) < 0 || (r = cli_p11(c, &p11)) < 0)
+		return r;
+	n = ukey_p11_tokens(p11, &tokens);
+	if (n < 0)
+		return cli_fail_default(c, n);
+	/* Without --token every key's certificates are shown; with it, only that key's. */
+	if (c->cfg.token || n == 0) {
+		sel = ukey_p11_select(tokens, (size_t)n, c->cfg.token);
+		if (sel < 0) {
+			free(tokens);
+			return cli_fail_default(c, sel);
+		}
+	}
+	if (c->json) {
+		doc = cJSON_CreateObject();
+		arr = cJSON_AddArrayToObject(doc, "certificates");
+	}
+	for (int i = 0; i < n; i++) {
+		struct ukey_cert_info *certs = NULL;
+		int k;
+
+		if (sel >= 0 && i != sel)
+			continue;
+		k = ukey_p11_certs(p11, tokens[i].serial, &certs);
+		if (k < 0) {
+			/* One key failing (pulled, broken) does not hide the others'. */
+			r = k;
+			if (!c->json)
+				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), tokens[i].label,
+					tokens[i].serial, _(ukey_strerror(k)));
+			continue;
+		}
+		if (!c->json) {
+			printf(_("Key \"%s\" (serial %s):\n"), tokens[i].label, tokens[i].serial);
+			if (k == 0)
+				printf("%s\n", _("  No certificate on this key."));
+		}
+		for (int j = 0; j < k; j++) {
+			if (c->json)
+				cJSON_AddItemToArray(arr, cert_json(&tokens[i], &certs[j], now));
+			else
+				cert_text(&certs[j], now);
+		}
+		ukey_cert_info_free_array(certs, (size_t)k);
+	}
+	free(tokens);
+	if (doc)
+		cli_print_json(doc);
+	return r;
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ukey: the command line for USB certificate keys — options, dispatch, and the one way failures are told. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define UKEY_LOG_MODULE UKEY_LOG_MOD_CLI
+#include "base/err.h"
+#include "base/log.h"
+#include "cli.h"
+#include "i18n.h"
+
+#ifndef UKEY_VERSION
+#define UKEY_VERSION "0.0.0"
+#endif
+
+const char *cli_time_iso(time_t t, char buf[static 32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+void cli_print_json(cJSON *doc)
+{
+	char *s = cJSON_Print(doc);
+
+	if (s) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
+		free(s);
+	}
+	cJSON_Delete(doc);
+}
+
+cJSON *cli_pin_json(const struct ukey_token_info *t, const struct ukey_pin_state *st)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "serial", t->serial);
+	cJSON_AddStringToObject(o, "label", t->label);
+	if (st->counted || st->locked)
+		cJSON_AddNumberToObject(o, "tries_left", st->tries_left);
+	else
+		cJSON_AddNullToObject(o, "tries_left");
+	cJSON_AddNumberToObject(o, "max_tries", st->max_tries);
+	cJSON_AddBoolToObject(o, "locked", st->locked);
+	cJSON_AddBoolToObject(o, "locked_by_token", st->locked_by_token);
+	cJSON_AddBoolToObject(o, "final_try", st->final_try);
+	cJSON_AddBoolToObject(o, "counted", st->counted);
+	return o;
+}
+
+int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state *pin, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->json) {
+		cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
+
+		cJSON_AddStringToObject(e, "id", ukey_err_id(r));
+		cJSON_AddStringToObject(e, "message", msg);
+		cJSON_AddNumberToObject(e, "exit_code", ukey_err_exit_code(r));
+		if (rule)
+			cJSON_AddStringToObject(e, "rule", rule);
+		if (pin) {
+			cJSON_AddNumberToObject(e, "tries_left", pin->tries_left);
+			cJSON_AddNumberToObject(e, "max_tries", pin->max_tries);
+			cJSON_AddBoolToObject(e, "locked", pin->locked);
+		}
+		cli_print_json(doc);
+	} else {
+		fprintf(stderr, "ukey: %s\n", msg);
+	}
+	return r;
+}
+
+static char *state_db_path(struct cli *c)
+{
+	static char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s/state.db", c->cfg.state_dir ? c->cfg.state_dir : "$XDG_STATE_HOME/ukey");
+	return buf;
+}
+
+int cli_fail_default(struct cli *c, int r)
+{
+	switch (-r) {
+	case UKEY_E_NO_TOKEN:
+		return cli_fail(c, r, NULL, NULL, _("No USB key found: insert the key and try again."));
+	case UKEY_E_TOKEN_NOT_FOUND:
+		return cli_fail(c, r, NULL, NULL,
+				_("No inserted key has the serial or label \"%s\": run 'ukey list' to see the keys."),
+				c->cfg.token ? c->cfg.token : "");
+	case UKEY_E_TOKEN_AMBIGUOUS:
+		return cli_fail(c, r, NULL, NULL,
+				_("Several keys match: choose one with --token SERIAL (see 'ukey list')."));
+	case UKEY_E_TOKEN_REMOVED:
+		return cli_fail(c, r, NULL, NULL,
+				_("The key was removed during the operation: insert it again and retry."));
+	case UKEY_E_TOKEN_FAILED:
+		return cli_fail(c, r, NULL, NULL,
+				_("The key did not answer correctly: remove it, insert it again and retry; "
+				  "if it keeps failing, run 'ukey list' and bring the key to the service point."));
+	case UKEY_E_MODULE_LOAD:
+		return cli_fail(c, r, NULL, NULL,
+				_("Cannot load the PKCS#11 module \"%s\": check the path given with --module or "
+				  "UKEY_MODULE, or install the key's driver."),
+				c->cfg.module);
+	case UKEY_E_STATE_UNAVAILABLE:
+		return cli_fail(c, r, "R-P1", NULL,
+				_("Cannot record PIN tries in \"%s\": PIN entry is refused so that no try goes "
+				  "uncounted; make the directory writable or choose another with --state-dir."),
+				state_db_path(c));
+	case UKEY_E_STATE_CORRUPT:
+		return cli_fail(c, r, "R-P1", NULL,
+				_("The state database \"%s\" is damaged or from a newer ukey: PIN entry is refused "
+				  "so that no try goes uncounted; restore it, or move it aside to start afresh "
+				  "(the try counter then restarts)."),
+				state_db_path(c));
+	case UKEY_E_PIN_INVALID:
+		return cli_fail(c, r, NULL, NULL,
+				_("That PIN cannot be right (empty, too long, too short or not valid text): it was "
+				  "not sent to the key and no try was used."));
+	case UKEY_E_NO_TERMINAL:
+		return cli_fail(c, r, NULL, NULL,
+				_("No PIN was given: type it at a terminal, or pipe it as one line on standard "
+				  "input."));
+	case UKEY_E_CANCELLED:
+		return cli_fail(c, r, NULL, NULL, _("Cancelled: nothing was sent to the key."));
+	case ENOMEM:
+		return cli_fail(c, r, NULL, NULL, _("Out of memory."));
+	default:
+		return cli_fail(c, r, NULL, NULL, "%s.", _(ukey_strerror(r)));
+	}
+}
+
+int cli_p11(struct cli *c, struct ukey_p11 **ret)
+{
+	int r;
+
+	if (!c->p11) {
+		r = ukey_p11_load(c->cfg.module, &c->p11);
+		if (r < 0)
+			return cli_fail_default(c, r);
+	}
+	*ret = c->p11;
+	return 0;
+}
+
+int cli_store(struct cli *c, struct ukey_store **ret)
+{
+	if (!c->store_tried) {
+		c->store_tried = true;
+		c->store_error = c->cfg.state_dir ? ukey_store_open(c->cfg.state_dir, &c->store)
+						  : -UKEY_E_STATE_UNAVAILABLE;
+	}
+	if (!c->store)
+		return c->store_error;
+	*ret = c->store;
+	return 0;
+}
+
+int cli_token(struct cli *c, struct ukey_token_info *ret)
+{
+	struct ukey_token_info *tokens = NULL;
+	struct ukey_p11 *p11 = NULL;
+	int n, i, r;
+
+	if ((r = cli_p11(c, &p11)) < 0)
+		return r;
+	n = ukey_p11_tokens(p11, &tokens);
+	if (n < 0)
+		return cli_fail_default(c, n);
+	i = ukey_p11_select(tokens, (size_t)n, c->cfg.token);
+	if (i < 0) {
+		free(tokens);
+		return cli_fail_default(c, i);
+	}
+	*ret = tokens[i];
+	free(tokens);
+	return 0;
+}
+
+static void help(void)
+{
+	printf(_("Usage: ukey [OPTIONS] COMMAND [ARGS]\n"
+		 "\n"
+		 "Commands:\n"
+		 "  list              keys inserted: label, serial, model, PIN tries left, certificates\n"
+		 "  certs             certificates on the keys: subject, issuer, validity, days left, status\n"
+		 "  pin status        PIN tries left, or locked\n"
+		 "  pin verify        check the PIN (reads it from the terminal or one line of stdin)\n"
+		 "  pin change        change the PIN (current, new, and the new again at a terminal;\n"
+		 "                    two lines, current then new, from a pipe)\n"
+		 "\n"
+		 "Options (before or after the command):\n"
+		 "  --module PATH     PKCS#11 module (default %s; env UKEY_MODULE)\n"
+		 "  --token SEL       the key to use: its serial or its label (env UKEY_TOKEN)\n"
+		 "  --state-dir DIR   where PIN tries are counted (default $XDG_STATE_HOME/ukey;\n"
+		 "                    env UKEY_STATE_DIR)\n"
+		 "  --config FILE     settings file (default $XDG_CONFIG_HOME/ukey/ukey.conf)\n"
+		 "  --json            one JSON document on stdout\n"
+		 "  -h, --help        this text\n"
+		 "  --version         the version\n"
+		 "\n"
+		 "Exit codes: 0 success, 1 other error, 2 usage, 3 wrong PIN, 4 PIN locked,\n"
+		 "5 no key or key not found.\n"),
+	       UKEY_DEFAULT_MODULE);
+}
+
+enum {
+	OPT_MODULE = 0x100,
+	OPT_TOKEN,
+	OPT_STATE_DIR,
+	OPT_CONFIG,
+	OPT_JSON,
+	OPT_VERSION,
+};
+
+static int usage_error(struct cli *c, const char *what)
+{
+	return cli_fail(c, -UKEY_E_USAGE, NULL, NULL, _("%s: see 'ukey --help'."), what);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "module", required_argument, NULL, OPT_MODULE },
+		{ "token", required_argument, NULL, OPT_TOKEN },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	const char *flag_module = NULL, *flag_token = NULL, *flag_state = NULL, *flag_config = NULL;
+	struct cli c = { .max_tries = UKEY_PIN_MAX_TRIES_DEFAULT };
+	struct rlimit no_core = { 0, 0 };
+	bool show_help = false, show_version = false;
+	int opt, r;
+
+	/* A PIN lives in this process for a moment: no core dump may carry it to disk. */
+	setrlimit(RLIMIT_CORE, &no_core);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	ukey_i18n_setup();
+	ukey_log_setup("ukey");
+
+	opterr = 0;
+	/* GNU getopt permutes: global options are accepted before and after the command. */
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_MODULE:
+			flag_module = optarg;
+			break;
+		case OPT_TOKEN:
+			flag_token = optarg;
+			break;
+		case OPT_STATE_DIR:
+			flag_state = optarg;
+			break;
+		case OPT_CONFIG:
+			flag_config = optarg;
+			break;
+		case OPT_JSON:
+			c.json = true;
+			break;
+		case 'h':
+			show_help = true;
+			break;
+		case OPT_VERSION:
+			show_version = true;
+			break;
+		default:
+			r = usage_error(&c, optopt ? _("Unknown or incomplete option") : _("Unknown option"));
+			return ukey_err_exit_code(r);
+		}
+	}
+	if (show_help) {
+		help();
+		return UKEY_EXIT_OK;
+	}
+	if (show_version) {
+		printf("ukey %s\n", UKEY_VERSION);
+		return UKEY_EXIT_OK;
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		help();
+		return UKEY_EXIT_USAGE;
+	}
+
+	r = ukey_config_load(flag_config, &c.cfg);
+	if (r >= 0 && flag_module)
+		r = ukey_config_set(&c.cfg.module, flag_module);
+	if (r >= 0 && flag_token)
+		r = ukey_config_set(&c.cfg.token, flag_token);
+	if (r >= 0 && flag_state)
+		r = ukey_config_set(&c.cfg.state_dir, flag_state);
+	if (r < 0) {
+		r = r == -UKEY_E_USAGE ? usage_error(&c, _("Invalid configuration")) : cli_fail_default(&c, r);
+		goto out;
+	}
+
+	if (strcmp(argv[0], "list") == 0)
+		r = cmd_list(&c, argc, argv);
+	else if (strcmp(argv[0], "certs") == 0)
+		r = cmd_certs(&c, argc, argv);
+	else if (strcmp(argv[0], "pin") == 0)
+		r = cmd_pin(&c, argc, argv);
+	else if (strcmp(argv[0], "help") == 0) {
+		help();
+		r = 0;
+	} else
+		r = usage_error(&c, _("Unknown command"));
+out:
+	ukey_store_free(c.store);
+	ukey_p11_free(c.p11);
+	ukey_config_clear(&c.cfg);
+	return ukey_err_exit_code(r);
+}

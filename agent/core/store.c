@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The SQLite state store: schema migrations and the PIN attempt journal behind R-P1. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#define UKEY_LOG_MODULE UKEY_LOG_MOD_STORE
+#include "base/err.h"
+#include "base/log.h"
+#include "store.h"
+
+struct ukey_store {
+	sqlite3 *db;
+	char *path;
+};
+
+/*
+ * Migrations, applied in order; schema version N is reached after
+ * migrations[N-1]. Append only: a shipped migration never changes.
+ *
+ * pin_attempt is a journal, not a counter: each attempt is a row written
+ * before the PIN goes to the token. A success deletes its own row and every
+ * earlier row of the token, so a wrong attempt made concurrently by another
+ * process (a later row) is never wiped by this success.
+ */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE token ("
+	"  id INTEGER PRIMARY KEY,"
+	"  manufacturer TEXT NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  label TEXT,"
+	"  model TEXT,"
+	"  first_seen TEXT NOT NULL,"
+	"  last_seen TEXT NOT NULL,"
+	"  UNIQUE (manufacturer, serial));"
+	"CREATE TABLE pin_attempt ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  token_id INTEGER NOT NULL REFERENCES token(id) ON DELETE CASCADE,"
+	"  started TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (outcome IN ('pending', 'wrong', 'uncertain')));"
+	"CREATE INDEX pin_attempt_token ON pin_attempt(token_id);",
+};
+
+int ukey_store_schema_version(void)
+{
+	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+/* The one converter from SQLite result codes to ours. */
+static int err_from_sqlite(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+	case SQLITE_FORMAT:
+		return -UKEY_E_STATE_CORRUPT;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_CANTOPEN:
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_AUTH:
+		return -UKEY_E_STATE_UNAVAILABLE;
+	default:
+		log_debug("unexpected SQLite result %d", rc);
+		return -UKEY_E_INTERNAL;
+	}
+}
+
+static int store_fail(struct ukey_store *store, int rc, const char *what)
+{
+	log_debug("%s: %s (SQLite %d)", what, store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc), rc);
+	return err_from_sqlite(rc);
+}
+
+static int exec(struct ukey_store *store, const char *sql)
+{
+	int rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_fail(store, rc, sql);
+}
+
+static void now_iso8601(char buf[static 32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int mkdir_p(const char *dir)
+{
+	char *copy = strdup(dir);
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			goto out;
+		}
+		*p = '/';
+	}
+	if (mkdir(copy, 0700) < 0 && errno != EEXIST)
+		r = -errno;
+out:
+	free(copy);
+	return r;
+}
+
+static int migrate(struct ukey_store *store)
+{
+	sqlite3_stmt *st = NULL;
+	int version, rc, r;
+
+	rc = sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "reading schema version");
+	rc = sqlite3_step(st);
+	version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (version < 0)
+		return store_fail(store, rc, "reading schema version");
+	if (version > ukey_store_schema_version()) {
+		log_debug("schema version %d is newer than this build's %d", version, ukey_store_schema_version());
+		return -UKEY_E_STATE_CORRUPT;
+	}
+	if (version == ukey_store_schema_version())
+		return 0;
+
+	if ((r = exec(store, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	/* Another process may have migrated while we waited for the lock: read the version again. */
+	rc = sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	for (int v = version; v < ukey_store_schema_version(); v++) {
+		char pragma[48];
+
+		log_debug("migrating %s to schema version %d", store->path, v + 1);
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if ((r = exec(store, migrations[v])) < 0 || (r = exec(store, pragma)) < 0) {
+			exec(store, "ROLLBACK");
+			return r;
+		}
+	}
+	return exec(store, "COMMIT");
+}
+
+int ukey_store_open(const char *dir, struct ukey_store **ret_store)
+{
+	struct ukey_store *store;
+	int rc, r;
+
+	r = mkdir_p(dir);
+	if (r < 0)
+		return log_debug_errno(-UKEY_E_STATE_UNAVAILABLE, "creating '%s': %s", dir, strerror(-r));
+	store = calloc(1, sizeof(*store));
+	if (!store)
+		return -ENOMEM;
+	if (asprintf(&store->path, "%s/state.db", dir) < 0) {
+		free(store);
+		return -ENOMEM;
+	}
+	rc = sqlite3_open_v2(store->path, &store->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK) {
+		r = store_fail(store, rc, "opening the state database");
+		goto fail;
+	}
+	chmod(store->path, 0600);
+	sqlite3_busy_timeout(store->db, UKEY_STORE_BUSY_MS);
+	sqlite3_extended_result_codes(store->db, 1);
+	/* WAL lets the CLI read while ukeyd writes; FULL makes every committed attempt durable. */
+	if ((r = exec(store, "PRAGMA journal_mode = WAL")) < 0 ||
+	    (r = exec(store, "PRAGMA synchronous = FULL")) < 0 ||
+	    (r = exec(store, "PRAGMA foreign_keys = ON")) < 0 ||
+	    (r = migrate(store)) < 0)
+		goto fail;
+	*ret_store = store;
+	return 0;
+fail:
+	ukey_store_free(store);
+	return r;
+}
+
+struct ukey_store *ukey_store_free(struct ukey_store *store)
+{
+	if (!store)
+		return NULL;
+	sqlite3_close(store->db);
+	free(store->path);
+	free(store);
+	return NULL;
+}
+
+const char *ukey_store_path(const struct ukey_store *store)
+{
+	return store->path;
+}
+
+/* Count the counted attempts of a token; 0 for a token never seen. Needs no transaction. */
+static int count_failures(struct ukey_store *store, const char *manufacturer, const char *serial)
+{
+	static const char sql[] = "SELECT count(*) FROM pin_attempt a JOIN token t ON a.token_id = t.id"
+				  " WHERE t.manufacturer = ?1 AND t.serial = ?2";
+	sqlite3_stmt *st = NULL;
+	int rc, n;
+
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "counting PIN attempts");
+	sqlite3_bind_text(st, 1, manufacturer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	return n < 0 ? store_fail(store, rc, "counting PIN attempts") : n;
+}
+
+int ukey_store_pin_failures(struct ukey_store *store, const char *manufacturer, const char *serial)
+{
+	return count_failures(store, manufacturer, serial);
+}
+
+static int step_done(struct ukey_store *store, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : store_fail(store, rc, what);
+}
+
+static int token_upsert(struct ukey_store *store, const char *manufacturer, const char *serial, const char *label,
+			const char *model, int64_t *ret_id)
+{
+	static const char sql[] =
+		"INSERT INTO token (manufacturer, serial, label, model, first_seen, last_seen)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+		" ON CONFLICT (manufacturer, serial) DO UPDATE SET label = ?3, model = ?4, last_seen = ?5"
+		" RETURNING id";
+	sqlite3_stmt *st = NULL;
+	char now[32];
+	int rc;
+
+	now_iso8601(now);
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "recording the token");
+	sqlite3_bind_text(st, 1, manufacturer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, label, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, model, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, now, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return store_fail(store, rc, "recording the token");
+	}
+	*ret_id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int ukey_store_pin_attempt_begin(struct ukey_store *store, const char *manufacturer, const char *serial,
+				 const char *label, const char *model, unsigned limit, int64_t *ret_attempt)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t token_id = 0;
+	char now[32];
+	int n, rc, r;
+
+	if ((r = exec(store, "BEGIN IMMEDIATE")) < 0)
+		return r;
+	n = count_failures(store, manufacturer, serial);
+	if (n < 0) {
+		r = n;
+		goto rollback;
+	}
+	/* R-P1/R-P2: at the limit nothing reaches the token, not even the right PIN. */
+	if ((unsigned)n >= limit) {
+		r = -UKEY_E_PIN_LOCKED;
+		goto rollback;
+	}
+	if ((r = token_upsert(store, manufacturer, serial, label, model, &token_id)) < 0)
+		goto rollback;
+	now_iso8601(now);
+	rc = sqlite3_prepare_v2(store->db, "INSERT INTO pin_attempt (token_id, started) VALUES (?1, ?2)", -1, &st,
+				NULL);
+	if (rc != SQLITE_OK) {
+		r = store_fail(store, rc, "recording the PIN attempt");
+		goto rollback;
+	}
+	sqlite3_bind_int64(st, 1, token_id);
+	sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+	if ((r = step_done(store, st, "recording the PIN attempt")) < 0)
+		goto rollback;
+	*ret_attempt = sqlite3_last_insert_rowid(store->db);
+	/* Only a committed attempt may go to the token: a failed COMMIT means no attempt at all. */
+	if ((r = exec(store, "COMMIT")) < 0)
+		goto rollback;
+	return n + 1;
+rollback:
+	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+int ukey_store_pin_attempt_end(struct ukey_store *store, int64_t attempt, enum ukey_attempt_outcome outcome)
+{
+	const char *sql;
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	switch (outcome) {
+	case UKEY_ATTEMPT_SUCCESS:
+		sql = "DELETE FROM pin_attempt WHERE id <= ?1"
+		      " AND token_id = (SELECT token_id FROM pin_attempt WHERE id = ?1)";
+		break;
+	case UKEY_ATTEMPT_WRONG:
+		sql = "UPDATE pin_attempt SET outcome = 'wrong' WHERE id = ?1";
+		break;
+	case UKEY_ATTEMPT_UNCERTAIN:
+		sql = "UPDATE pin_attempt SET outcome = 'uncertain' WHERE id = ?1";
+		break;
+	case UKEY_ATTEMPT_NOT_EVALUATED:
+		sql = "DELETE FROM pin_attempt WHERE id = ?1";
+		break;
+	default:
+		return -UKEY_E_USAGE;
+	}
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "recording the PIN outcome");
+	sqlite3_bind_int64(st, 1, attempt);
+	return step_done(store, st, "recording the PIN outcome");
+}
+
+int ukey_store_pin_reset(struct ukey_store *store, const char *manufacturer, const char *serial)
+{
+	static const char sql[] = "DELETE FROM pin_attempt WHERE token_id IN"
+				  " (SELECT id FROM token WHERE manufacturer = ?1 AND serial = ?2)";
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "resetting the PIN counter");
+	sqlite3_bind_text(st, 1, manufacturer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+	return step_done(store, st, "resetting the PIN counter");
+}

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The state store: one SQLite database per user, shared safely by the CLI and ukeyd. */
+#ifndef UKEY_STORE_H
+#define UKEY_STORE_H
+
+#include <stdint.h>
+
+/*
+ * The database lives in the state directory (default $XDG_STATE_HOME/ukey,
+ * i.e. ~/.local/state/ukey) as state.db, in WAL mode with synchronous=FULL:
+ * a committed PIN attempt survives kill -9 and power loss. Writers take the
+ * lock up front (BEGIN IMMEDIATE) and wait up to UKEY_STORE_BUSY_MS for
+ * another process. The schema carries its version in PRAGMA user_version and
+ * is migrated forward on open.
+ *
+ * Errors: -UKEY_E_STATE_UNAVAILABLE (directory or file cannot be created,
+ * opened or written: permissions, read-only file system, disk full),
+ * -UKEY_E_STATE_CORRUPT (not a database, damaged, or a newer schema).
+ */
+
+#define UKEY_STORE_BUSY_MS 5000
+
+struct ukey_store;
+
+/* What became of one counted PIN attempt (see ukey_store_pin_attempt_end()). */
+enum ukey_attempt_outcome {
+	UKEY_ATTEMPT_SUCCESS,       /* the PIN was right: clear this and every earlier attempt */
+	UKEY_ATTEMPT_WRONG,         /* the token said the PIN is wrong: stays counted */
+	UKEY_ATTEMPT_UNCERTAIN,     /* the token failed or vanished mid-call: stays counted */
+	UKEY_ATTEMPT_NOT_EVALUATED, /* the token rejected the call before checking the PIN: refunded */
+};
+
+/*
+ * ukey_store_open: open (creating, mode 0700/0600) the store in dir.
+ * Returns 0 and *ret_store; free with ukey_store_free().
+ */
+int ukey_store_open(const char *dir, struct ukey_store **ret_store);
+
+/* ukey_store_free: close the database. NULL-safe; returns NULL. */
+struct ukey_store *ukey_store_free(struct ukey_store *store);
+
+/* ukey_store_path: the database file's path. Owned by store. */
+const char *ukey_store_path(const struct ukey_store *store);
+
+/*
+ * ukey_store_pin_failures: consecutive counted attempts of the token
+ * (manufacturer, serial) that have not been cleared by a success: wrong,
+ * uncertain and still-pending ones (a process killed mid-attempt).
+ * Returns the count (>= 0) or a negative error.
+ */
+int ukey_store_pin_failures(struct ukey_store *store, const char *manufacturer, const char *serial);
+
+/*
+ * ukey_store_pin_attempt_begin: in one transaction, refuse when the token
+ * already has limit or more counted failures (-UKEY_E_PIN_LOCKED), else
+ * record a pending attempt and commit it before returning. Call this BEFORE
+ * the PIN reaches the token: a crash afterwards leaves the attempt counted.
+ * label and model are remembered for display. Returns the number of counted
+ * attempts including this one (>= 1) and its id in *ret_attempt.
+ */
+int ukey_store_pin_attempt_begin(struct ukey_store *store, const char *manufacturer, const char *serial,
+				 const char *label, const char *model, unsigned limit, int64_t *ret_attempt);
+
+/* ukey_store_pin_attempt_end: record the outcome of the attempt id (see the enum). */
+int ukey_store_pin_attempt_end(struct ukey_store *store, int64_t attempt, enum ukey_attempt_outcome outcome);
+
+/* ukey_store_pin_reset: forget every counted attempt of the token (after an unlock, R-P3). */
+int ukey_store_pin_reset(struct ukey_store *store, const char *manufacturer, const char *serial);
+
+/* ukey_store_schema_version: the schema version this build writes. */
+int ukey_store_schema_version(void);
+
+#endif

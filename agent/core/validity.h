@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Certificate validity as the CA's rules see it: days left, expiring (R-R2), expired (R-R1), renewal window. */
+#ifndef UKEY_VALIDITY_H
+#define UKEY_VALIDITY_H
+
+#include <stdbool.h>
+#include <time.h>
+
+/* R-R2: online renewal opens when fewer than this many days are left … */
+#define UKEY_RENEW_OPEN_DAYS 90
+/* … and stays open until the certificate has been expired for more than this many days (R-R2, R-R5). */
+#define UKEY_RENEW_GRACE_DAYS 365
+
+enum ukey_validity_status {
+	UKEY_VALIDITY_NOT_YET_VALID,
+	UKEY_VALIDITY_VALID,
+	UKEY_VALIDITY_EXPIRING, /* valid, fewer than 90 days left: renewal is open (R-R2) */
+	UKEY_VALIDITY_EXPIRED,  /* R-R1: must be renewed to be usable */
+};
+
+struct ukey_validity {
+	enum ukey_validity_status status;
+	/*
+	 * Whole days from now to notAfter, rounded down: 89 days and 23 hours
+	 * left is 89. Negative once expired: -1 during the first day after
+	 * notAfter, -365 up to 365 whole days after.
+	 */
+	long days_left;
+	/* Whole days since notAfter, rounded down; 0 while not expired. */
+	long days_expired;
+	/* R-R2: renewal online is open (expiring, or expired no more than 365 whole days). */
+	bool renewal_open;
+	/* R-R5: expired more than 365 days: documents and approval first. */
+	bool needs_documents;
+};
+
+/*
+ * ukey_validity_eval: evaluate a certificate's validity at now. A
+ * certificate is valid through its notAfter second inclusive (RFC 5280).
+ */
+void ukey_validity_eval(time_t not_before, time_t not_after, time_t now, struct ukey_validity *ret);
+
+/* ukey_validity_status_id: "valid", "expiring", "expired", "not-yet-valid": stable, for JSON. */
+const char *ukey_validity_status_id(enum ukey_validity_status s);
+
+#endif

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The one table that maps each ukey error to its sentence, stable id, exit code and JSON-RPC code. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+struct err_entry {
+	const char *id;
+	const char *text;
+	int exit_code;
+	int rpc_code;
+};
+
+/* Indexed by code - UKEY_E_BASE. One row per code, so the CLI and the API can never drift. */
+static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
+	[UKEY_E_INTERNAL - UKEY_E_BASE] = { "internal", "Internal error", UKEY_EXIT_FAILURE, -32000 },
+	[UKEY_E_USAGE - UKEY_E_BASE] = { "usage", "Invalid request", UKEY_EXIT_USAGE, -32602 },
+	[UKEY_E_PIN_INCORRECT - UKEY_E_BASE] = { "pin-incorrect", "Wrong PIN", UKEY_EXIT_PIN_INCORRECT, -32010 },
+	[UKEY_E_PIN_LOCKED - UKEY_E_BASE] = { "pin-locked", "The key is locked after too many wrong PINs", UKEY_EXIT_PIN_LOCKED, -32011 },
+	[UKEY_E_PIN_INVALID - UKEY_E_BASE] = { "pin-invalid", "The PIN is empty, too long, too short or not valid text", UKEY_EXIT_USAGE, -32012 },
+	[UKEY_E_NO_TOKEN - UKEY_E_BASE] = { "no-token", "No key is inserted", UKEY_EXIT_NO_TOKEN, -32020 },
+	[UKEY_E_TOKEN_NOT_FOUND - UKEY_E_BASE] = { "token-not-found", "No inserted key matches", UKEY_EXIT_NO_TOKEN, -32021 },
+	[UKEY_E_TOKEN_AMBIGUOUS - UKEY_E_BASE] = { "token-ambiguous", "Several keys match", UKEY_EXIT_USAGE, -32022 },
+	[UKEY_E_TOKEN_REMOVED - UKEY_E_BASE] = { "token-removed", "The key was removed during the operation", UKEY_EXIT_NO_TOKEN, -32023 },
+	[UKEY_E_TOKEN_FAILED - UKEY_E_BASE] = { "token-failed", "The key did not answer correctly", UKEY_EXIT_FAILURE, -32024 },
+	[UKEY_E_MODULE_LOAD - UKEY_E_BASE] = { "module-load", "The PKCS#11 module cannot be loaded", UKEY_EXIT_FAILURE, -32030 },
+	[UKEY_E_STATE_UNAVAILABLE - UKEY_E_BASE] = { "state-unavailable", "The state directory cannot be used", UKEY_EXIT_FAILURE, -32040 },
+	[UKEY_E_STATE_CORRUPT - UKEY_E_BASE] = { "state-corrupt", "The state database is damaged", UKEY_EXIT_FAILURE, -32041 },
+	[UKEY_E_CERT_UNREADABLE - UKEY_E_BASE] = { "cert-unreadable", "The certificate cannot be read", UKEY_EXIT_FAILURE, -32050 },
+	[UKEY_E_KEY_NOT_FOUND - UKEY_E_BASE] = { "key-not-found", "No private key for this certificate on the key", UKEY_EXIT_FAILURE, -32051 },
+	[UKEY_E_NOT_LOGGED_IN - UKEY_E_BASE] = { "not-logged-in", "The PIN is needed first", UKEY_EXIT_FAILURE, -32013 },
+	[UKEY_E_PIN_MISMATCH - UKEY_E_BASE] = { "pin-mismatch", "The two new PINs differ", UKEY_EXIT_USAGE, -32014 },
+	[UKEY_E_NO_TERMINAL - UKEY_E_BASE] = { "no-terminal", "No terminal to ask for the PIN", UKEY_EXIT_USAGE, -32015 },
+	[UKEY_E_UNSUPPORTED - UKEY_E_BASE] = { "unsupported", "The key or its module does not support this", UKEY_EXIT_FAILURE, -32060 },
+	[UKEY_E_CANCELLED - UKEY_E_BASE] = { "cancelled", "Cancelled", UKEY_EXIT_FAILURE, -32070 },
+};
+
+static const struct err_entry *lookup(int r)
+{
+	int code = -r;
+
+	if (code >= UKEY_E_BASE && code < _UKEY_E_END && err_table[code - UKEY_E_BASE].id)
+		return &err_table[code - UKEY_E_BASE];
+	return NULL;
+}
+
+const char *ukey_strerror(int r)
+{
+	const struct err_entry *e = lookup(r);
+
+	if (r >= 0)
+		return "Success";
+	if (e)
+		return e->text;
+	if (-r < UKEY_E_BASE)
+		return strerror(-r);
+	return err_table[0].text;
+}
+
+const char *ukey_err_id(int r)
+{
+	const struct err_entry *e = lookup(r);
+
+	if (r >= 0)
+		return "ok";
+	if (e)
+		return e->id;
+	if (-r < UKEY_E_BASE) {
+		const char *name = strerrorname_np(-r);
+
+		/* Per thread, so the API workers can ask at the same time. */
+		static _Thread_local char buf[32];
+
+		snprintf(buf, sizeof(buf), "errno-%s", name ? name : "unknown");
+		return buf;
+	}
+	return err_table[0].id;
+}
+
+int ukey_err_exit_code(int r)
+{
+	const struct err_entry *e = lookup(r);
+
+	if (r >= 0)
+		return UKEY_EXIT_OK;
+	return e ? e->exit_code : UKEY_EXIT_FAILURE;
+}
+
+int ukey_err_rpc_code(int r)
+{
+	const struct err_entry *e = lookup(r);
+
+	if (r >= 0)
+		return 0;
+	return e ? e->rpc_code : -32000;
+}

@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Module loading, token lists and sessions over libp11 and the module's raw function list. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libp11.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <p11-kit/pkcs11.h>
+
+#define UKEY_LOG_MODULE UKEY_LOG_MOD_P11
+#include "base/err.h"
+#include "base/log.h"
+#include "p11-internal.h"
+#include "p11.h"
+
+/* Exported by libp11 0.4.12 but missing from its header. */
+int ERR_get_CKR_code(void);
+
+struct ukey_p11 {
+	char *path;
+	PKCS11_CTX *ctx;          /* the one libp11 context for this module in this process */
+	void *dl;                 /* our own reference to the same dlopen() handle */
+	CK_FUNCTION_LIST *fl;     /* the module's raw function list, for what libp11 lacks */
+};
+
+struct ukey_session {
+	struct ukey_p11 *p11;
+	PKCS11_SLOT *slots;       /* owned: released only in ukey_session_free() */
+	unsigned int nslots;
+	PKCS11_SLOT *slot;        /* points into slots */
+	char serial[UKEY_P11_SERIAL_MAX];
+	bool logged_in;
+};
+
+int ukey_err_from_ckr(unsigned long rv)
+{
+	switch (rv) {
+	case CKR_OK:
+		return 0;
+	case CKR_PIN_INCORRECT:
+		return -UKEY_E_PIN_INCORRECT;
+	case CKR_PIN_LOCKED:
+		return -UKEY_E_PIN_LOCKED;
+	case CKR_PIN_LEN_RANGE:
+	case CKR_PIN_INVALID:
+		return -UKEY_E_PIN_INVALID;
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_DEVICE_REMOVED:
+	case CKR_SLOT_ID_INVALID:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+		return -UKEY_E_TOKEN_REMOVED;
+	case CKR_USER_NOT_LOGGED_IN:
+		return -UKEY_E_NOT_LOGGED_IN;
+	case CKR_MECHANISM_INVALID:
+	case CKR_MECHANISM_PARAM_INVALID:
+	case CKR_KEY_TYPE_INCONSISTENT:
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+	case CKR_FUNCTION_NOT_SUPPORTED:
+		return -UKEY_E_UNSUPPORTED;
+	case CKR_FUNCTION_CANCELED:
+		return -UKEY_E_CANCELLED;
+	case CKR_HOST_MEMORY:
+		return -ENOMEM;
+	case CKR_DEVICE_ERROR:
+	case CKR_DEVICE_MEMORY:
+	case CKR_GENERAL_ERROR:
+	case CKR_FUNCTION_FAILED:
+	case CKR_TOKEN_NOT_RECOGNIZED:
+	case CKR_USER_PIN_NOT_INITIALIZED:
+		log_debug("module answered CKR 0x%lx", rv);
+		return -UKEY_E_TOKEN_FAILED;
+	default:
+		log_debug("unexpected CKR 0x%lx", rv);
+		return -UKEY_E_INTERNAL;
+	}
+}
+
+/*
+ * libp11 reports a module's CKR as an OpenSSL error of its own library
+ * code whose reason is the CKR. Take the last such one and clear the queue,
+ * so a stale error never leaks into the next call.
+ */
+static int err_from_libp11(int fallback)
+{
+	int ckr_lib = ERR_get_CKR_code();
+	unsigned long e, ckr = 0;
+	bool found = false;
+
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_GET_LIB(e) == ckr_lib) {
+			ckr = ERR_GET_REASON(e);
+			found = true;
+		}
+	}
+	if (!found)
+		return fallback;
+	return ckr == CKR_OK ? fallback : ukey_err_from_ckr(ckr);
+}
+
+int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11)
+{
+	CK_C_GetFunctionList get_list;
+	struct ukey_p11 *p11;
+	int r;
+
+	if (!path || !*path)
+		return -UKEY_E_MODULE_LOAD;
+	if (strchr(path, '/') && access(path, R_OK) < 0)
+		return log_debug_errno(-UKEY_E_MODULE_LOAD, "module '%s': %s", path, strerror(errno));
+
+	p11 = calloc(1, sizeof(*p11));
+	if (!p11)
+		return -ENOMEM;
+	p11->path = strdup(path);
+	p11->ctx = PKCS11_CTX_new();
+	if (!p11->path || !p11->ctx) {
+		r = -ENOMEM;
+		goto fail_unloaded;
+	}
+	if (PKCS11_CTX_load(p11->ctx, path) < 0) {
+		ERR_clear_error();
+		r = log_debug_errno(-UKEY_E_MODULE_LOAD, "libp11 cannot load '%s'", path);
+		goto fail_unloaded;
+	}
+	/* libp11 has dlopen()ed the module: RTLD_NOLOAD hands us the same instance, already initialised. */
+	p11->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	if (!p11->dl) {
+		r = log_debug_errno(-UKEY_E_MODULE_LOAD, "dlopen('%s'): %s", path, dlerror());
+		goto fail;
+	}
+	*(void **)&get_list = dlsym(p11->dl, "C_GetFunctionList");
+	if (!get_list || get_list(&p11->fl) != CKR_OK || !p11->fl) {
+		r = log_debug_errno(-UKEY_E_MODULE_LOAD, "'%s' has no usable C_GetFunctionList", path);
+		goto fail;
+	}
+	*ret_p11 = p11;
+	return 0;
+
+fail:
+	PKCS11_CTX_unload(p11->ctx);
+fail_unloaded:
+	if (p11->dl)
+		dlclose(p11->dl);
+	if (p11->ctx)
+		PKCS11_CTX_free(p11->ctx);
+	free(p11->path);
+	free(p11);
+	return r;
+}
+
+struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11)
+{
+	if (!p11)
+		return NULL;
+	PKCS11_CTX_unload(p11->ctx);
+	PKCS11_CTX_free(p11->ctx);
+	if (p11->dl)
+		dlclose(p11->dl);
+	free(p11->path);
+	free(p11);
+	return NULL;
+}
+
+const char *ukey_p11_path(const struct ukey_p11 *p11)
+{
+	return p11->path;
+}
+
+/* Copy a blank-padded PKCS#11 string field into a NUL-terminated, right-trimmed C string. */
+static void copy_padded(char *dst, size_t dst_size, const unsigned char *src, size_t src_len)
+{
+	size_t n = src_len < dst_size - 1 ? src_len : dst_size - 1;
+
+	memcpy(dst, src, n);
+	while (n > 0 && (dst[n - 1] == ' ' || dst[n - 1] == '\0'))
+		n--;
+	dst[n] = '\0';
+}
+
+static void token_info_from_ck(unsigned long slot_id, const CK_TOKEN_INFO *ti, struct ukey_token_info *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->slot_id = slot_id;
+	copy_padded(ret->label, sizeof(ret->label), ti->label, sizeof(ti->label));
+	copy_padded(ret->manufacturer, sizeof(ret->manufacturer), ti->manufacturerID, sizeof(ti->manufacturerID));
+	copy_padded(ret->model, sizeof(ret->model), ti->model, sizeof(ti->model));
+	copy_padded(ret->serial, sizeof(ret->serial), ti->serialNumber, sizeof(ti->serialNumber));
+	ret->initialized = ti->flags & CKF_TOKEN_INITIALIZED;
+	ret->user_pin_initialized = ti->flags & CKF_USER_PIN_INITIALIZED;
+	ret->login_required = ti->flags & CKF_LOGIN_REQUIRED;
+	ret->protected_auth_path = ti->flags & CKF_PROTECTED_AUTHENTICATION_PATH;
+	ret->pin_count_low = ti->flags & CKF_USER_PIN_COUNT_LOW;
+	ret->pin_final_try = ti->flags & CKF_USER_PIN_FINAL_TRY;
+	ret->pin_locked = ti->flags & CKF_USER_PIN_LOCKED;
+	ret->pin_to_be_changed = ti->flags & CKF_USER_PIN_TO_BE_CHANGED;
+	ret->min_pin_len = ti->ulMinPinLen;
+	ret->max_pin_len = ti->ulMaxPinLen;
+}
+
+int ukey_p11_tokens(struct ukey_p11 *p11, struct ukey_token_info **ret_tokens)
+{
+	CK_SLOT_ID *ids = NULL;
+	CK_ULONG n = 0;
+	struct ukey_token_info *tokens = NULL;
+	int count = 0, r;
+	CK_RV rv;
+
+	/* The slot count may grow between the two calls (a key plugged in): retry on BUFFER_TOO_SMALL. */
+	for (;;) {
+		rv = p11->fl->C_GetSlotList(CK_TRUE, NULL, &n);
+		if (rv != CKR_OK)
+			return ukey_err_from_ckr(rv);
+		free(ids);
+		ids = calloc(n ? n : 1, sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		rv = p11->fl->C_GetSlotList(CK_TRUE, ids, &n);
+		if (rv == CKR_OK)
+			break;
+		if (rv != CKR_BUFFER_TOO_SMALL) {
+			r = ukey_err_from_ckr(rv);
+			goto out;
+		}
+	}
+	tokens = calloc(n ? n : 1, sizeof(*tokens));
+	if (!tokens) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+
+		rv = p11->fl->C_GetTokenInfo(ids[i], &ti);
+		if (rv != CKR_OK) {
+			/* Pulled between the two calls, or not a token we can talk to: skip, never fail the list. */
+			log_debug("slot %lu: C_GetTokenInfo CKR 0x%lx, skipped", ids[i], rv);
+			continue;
+		}
+		/* A blank (uninitialised) token, like SoftHSM2's spare slot, holds nothing to use. */
+		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
+			continue;
+		token_info_from_ck(ids[i], &ti, &tokens[count++]);
+	}
+	if (count == 0) {
+		free(tokens);
+		tokens = NULL;
+	}
+	*ret_tokens = tokens;
+	tokens = NULL;
+	r = count;
+out:
+	free(tokens);
+	free(ids);
+	return r;
+}
+
+int ukey_p11_token_info(struct ukey_p11 *p11, const char *serial, struct ukey_token_info *ret_info)
+{
+	struct ukey_token_info *tokens = NULL;
+	int n, r = -UKEY_E_TOKEN_REMOVED;
+
+	n = ukey_p11_tokens(p11, &tokens);
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++)
+		if (strcmp(tokens[i].serial, serial) == 0) {
+			*ret_info = tokens[i];
+			r = 0;
+			break;
+		}
+	free(tokens);
+	return r;
+}
+
+int ukey_p11_select(const struct ukey_token_info *tokens, size_t n, const char *selector)
+{
+	int found = -1, matches = 0;
+
+	if (n == 0)
+		return -UKEY_E_NO_TOKEN;
+	if (!selector || !*selector)
+		return n == 1 ? 0 : -UKEY_E_TOKEN_AMBIGUOUS;
+	/* Serials identify a token; labels are chosen by people and may repeat, so a serial wins. */
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tokens[i].serial, selector) == 0) {
+			found = (int)i;
+			matches++;
+		}
+	if (matches == 0)
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(tokens[i].label, selector) == 0) {
+				found = (int)i;
+				matches++;
+			}
+	if (matches == 0)
+		return -UKEY_E_TOKEN_NOT_FOUND;
+	if (matches > 1)
+		return -UKEY_E_TOKEN_AMBIGUOUS;
+	return found;
+}
+
+/* Enumerate libp11 slots and find the one holding the token with this serial. */
+static int slots_find(struct ukey_p11 *p11, const char *serial, PKCS11_SLOT **ret_slots, unsigned int *ret_n,
+		      PKCS11_SLOT **ret_slot)
+{
+	PKCS11_SLOT *slots = NULL;
+	unsigned int n = 0;
+
+	if (PKCS11_enumerate_slots(p11->ctx, &slots, &n) < 0)
+		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
+	for (unsigned int i = 0; i < n; i++) {
+		PKCS11_TOKEN *t = slots[i].token;
+		char s[UKEY_P11_SERIAL_MAX];
+
+		if (!t || !t->serialnr)
+			continue;
+		copy_padded(s, sizeof(s), (const unsigned char *)t->serialnr, strlen(t->serialnr));
+		if (strcmp(s, serial) == 0) {
+			*ret_slots = slots;
+			*ret_n = n;
+			*ret_slot = &slots[i];
+			return 0;
+		}
+	}
+	PKCS11_release_all_slots(p11->ctx, slots, n);
+	return -UKEY_E_TOKEN_REMOVED;
+}
+
+static void ids_copy(struct ukey_cert_info *c, const unsigned char *id, size_t id_len)
+{
+	c->id_len = id_len < sizeof(c->id) ? id_len : sizeof(c->id);
+	if (id && c->id_len)
+		memcpy(c->id, id, c->id_len);
+}
+
+static enum ukey_key_match key_match(PKCS11_TOKEN *token, const PKCS11_CERT *cert)
+{
+	PKCS11_KEY *keys = NULL;
+	unsigned int n = 0;
+	enum ukey_key_match m = UKEY_KEY_MATCH_UNKNOWN;
+
+	if (!cert->x509 || PKCS11_enumerate_public_keys(token, &keys, &n) < 0) {
+		ERR_clear_error();
+		return m;
+	}
+	for (unsigned int i = 0; i < n && m != UKEY_KEY_MATCH_YES; i++) {
+		EVP_PKEY *pub;
+
+		if (keys[i].id_len != cert->id_len || memcmp(keys[i].id, cert->id, cert->id_len) != 0)
+			continue;
+		pub = PKCS11_get_public_key(&keys[i]);
+		if (!pub)
+			continue;
+		m = EVP_PKEY_eq(pub, X509_get0_pubkey(cert->x509)) == 1 ? UKEY_KEY_MATCH_YES : UKEY_KEY_MATCH_NO;
+		EVP_PKEY_free(pub);
+	}
+	ERR_clear_error();
+	return m;
+}
+
+int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs)
+{
+	PKCS11_SLOT *slots = NULL, *slot = NULL;
+	PKCS11_CERT *certs = NULL;
+	unsigned int nslots = 0, n = 0;
+	struct ukey_cert_info *out = NULL;
+	int r;
+
+	r = slots_find(p11, serial, &slots, &nslots, &slot);
+	if (r < 0)
+		return r;
+	if (PKCS11_enumerate_certs(slot->token, &certs, &n) < 0) {
+		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
+		goto out;
+	}
+	out = calloc(n ? n : 1, sizeof(*out));
+	if (!out) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct ukey_cert_info *c = &out[i];
+		unsigned char *der = NULL;
+		int len;
+
+		/* libp11 leaves x509 NULL for a CKA_VALUE that is not a certificate: listed as unreadable. */
+		if (certs[i].x509 && (len = i2d_X509(certs[i].x509, &der)) > 0) {
+			if (ukey_cert_info_from_der(der, (size_t)len, c) == 0)
+				c->key_match = key_match(slot->token, &certs[i]);
+			OPENSSL_free(der);
+		}
+		c->label = strdup(certs[i].label ? certs[i].label : "");
+		ids_copy(c, certs[i].id, certs[i].id_len);
+		if (!c->label) {
+			ukey_cert_info_free_array(out, i + 1);
+			out = NULL;
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	*ret_certs = out;
+	out = NULL;
+	r = (int)n;
+out:
+	free(out);
+	ERR_clear_error();
+	PKCS11_release_all_slots(p11->ctx, slots, nslots);
+	return r;
+}
+
+int ukey_session_open(struct ukey_p11 *p11, const char *serial, struct ukey_session **ret_session)
+{
+	struct ukey_session *s;
+	int r;
+
+	if (strlen(serial) >= sizeof(s->serial))
+		return -UKEY_E_TOKEN_NOT_FOUND;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->p11 = p11;
+	strcpy(s->serial, serial);
+	r = slots_find(p11, serial, &s->slots, &s->nslots, &s->slot);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	/* libp11 needs the read-write session open before a login (C_SetPIN needs RW too). */
+	if (PKCS11_open_session(s->slot, 1) < 0) {
+		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
+		ukey_session_free(s);
+		return r;
+	}
+	*ret_session = s;
+	return 0;
+}
+
+struct ukey_session *ukey_session_free(struct ukey_session *s)
+{
+	if (!s)
+		return NULL;
+	/* Logging out also makes libp11 cleanse the PIN copy it keeps for re-login after fork(). */
+	if (s->logged_in)
+		PKCS11_logout(s->slot);
+	PKCS11_release_all_slots(s->p11->ctx, s->slots, s->nslots);
+	ERR_clear_error();
+	free(s);
+	return NULL;
+}
+
+const char *ukey_session_serial(const struct ukey_session *s)
+{
+	return s->serial;
+}
+
+int ukey_session_login(struct ukey_session *s, const char *pin)
+{
+	ERR_clear_error();
+	/* libp11 0.4.12 answers success to a wrong PIN while logged in: always start logged out. */
+	PKCS11_logout(s->slot);
+	ERR_clear_error();
+	s->logged_in = false;
+	if (PKCS11_login(s->slot, 0, pin) < 0)
+		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
+	s->logged_in = true;
+	return 0;
+}
+
+int ukey_session_change_pin(struct ukey_session *s, const char *old_pin, const char *new_pin)
+{
+	ERR_clear_error();
+	if (PKCS11_change_pin(s->slot, old_pin, new_pin) < 0)
+		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
+	return 0;
+}
+
+static int sign_setup(EVP_PKEY_CTX *pctx, enum ukey_sign_mech mech)
+{
+	switch (mech) {
+	case UKEY_SIGN_RSA_PKCS1_SHA256:
+		return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0 ? 0 : -UKEY_E_UNSUPPORTED;
+	case UKEY_SIGN_RSA_PSS_SHA256:
+		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) <= 0 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)
+			return -UKEY_E_UNSUPPORTED;
+		return 0;
+	case UKEY_SIGN_ECDSA_SHA256:
+		return 0;
+	}
+	return -UKEY_E_USAGE;
+}
+
+int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
+		      const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len)
+{
+	PKCS11_KEY *keys = NULL, *key = NULL;
+	unsigned int n = 0;
+	EVP_PKEY *pkey = NULL;
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	int r, want_type;
+
+	if (!s->logged_in)
+		return -UKEY_E_NOT_LOGGED_IN;
+	ERR_clear_error();
+	if (PKCS11_enumerate_keys(s->slot->token, &keys, &n) < 0)
+		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
+	for (unsigned int i = 0; i < n && !key; i++)
+		if (id_len == 0 || (keys[i].id_len == id_len && memcmp(keys[i].id, id, id_len) == 0))
+			key = &keys[i];
+	if (!key)
+		return -UKEY_E_KEY_NOT_FOUND;
+
+	/* The EVP_PKEY refers to s->slots, which live until ukey_session_free(): never return it. */
+	pkey = PKCS11_get_private_key(key);
+	if (!pkey)
+		return err_from_libp11(-UKEY_E_KEY_NOT_FOUND);
+	want_type = mech == UKEY_SIGN_ECDSA_SHA256 ? EVP_PKEY_EC : EVP_PKEY_RSA;
+	if (EVP_PKEY_get_base_id(pkey) != want_type) {
+		r = -UKEY_E_UNSUPPORTED;
+		goto out;
+	}
+	md = EVP_MD_CTX_new();
+	if (!md) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, pkey) <= 0) {
+		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
+		goto out;
+	}
+	r = sign_setup(pctx, mech);
+	if (r < 0)
+		goto out;
+	if (EVP_DigestSign(md, NULL, &sig_len, data, data_len) <= 0) {
+		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
+		goto out;
+	}
+	sig = malloc(sig_len);
+	if (!sig) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestSign(md, sig, &sig_len, data, data_len) <= 0) {
+		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
+		goto out;
+	}
+	*ret_sig = sig;
+	*ret_len = sig_len;
+	sig = NULL;
+	r = 0;
+out:
+	free(sig);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(pkey);
+	ERR_clear_error();
+	return r;
+}
+
+/* Raw access for what libp11 0.4 lacks (EC key generation, data objects): for the layer's own files. */
+CK_FUNCTION_LIST *ukey_p11_function_list(struct ukey_p11 *p11)
+{
+	return p11->fl;
+}

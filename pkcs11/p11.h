@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The token layer: load a PKCS#11 module, list its tokens and certificates, log in, change the PIN, sign. */
+#ifndef UKEY_P11_H
+#define UKEY_P11_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/*
+ * This layer knows PKCS#11 and X.509, nothing about CA rules, the PIN
+ * lockout or JSON (those live in agent/). It is built on libp11 0.4 and
+ * uses the module's raw CK_FUNCTION_LIST where libp11 has no call or
+ * caches state:
+ *
+ *  - token lists come from C_GetSlotList/C_GetTokenInfo every time, never
+ *    from libp11's cached slot list (stale flags; PKCS11_update_slots
+ *    crashes with two or more slots);
+ *  - each session owns its own libp11 slot array and releases it only when
+ *    it is freed, so no EVP_PKEY outlives its slots (use-after-free in
+ *    libp11 0.4.12);
+ *  - a login first logs out, because libp11 reports success for a wrong
+ *    PIN while already logged in;
+ *  - one PKCS11_CTX per module per process: struct ukey_p11 is that context.
+ *
+ * None of these functions keep a copy of a PIN.
+ */
+
+/* Sizes from PKCS#11 CK_TOKEN_INFO, plus the terminating NUL. */
+#define UKEY_P11_LABEL_MAX 33
+#define UKEY_P11_MANUFACTURER_MAX 33
+#define UKEY_P11_MODEL_MAX 17
+#define UKEY_P11_SERIAL_MAX 17
+
+/* A token as the module reports it right now (trailing blanks removed). */
+struct ukey_token_info {
+	unsigned long slot_id;
+	char label[UKEY_P11_LABEL_MAX];
+	char manufacturer[UKEY_P11_MANUFACTURER_MAX];
+	char model[UKEY_P11_MODEL_MAX];
+	char serial[UKEY_P11_SERIAL_MAX];
+	bool initialized;
+	bool user_pin_initialized;
+	bool login_required;
+	bool protected_auth_path; /* PIN pad on the reader: PIN entered there, not here */
+	bool pin_count_low;       /* CKF_USER_PIN_COUNT_LOW */
+	bool pin_final_try;       /* CKF_USER_PIN_FINAL_TRY */
+	bool pin_locked;          /* CKF_USER_PIN_LOCKED */
+	bool pin_to_be_changed;   /* CKF_USER_PIN_TO_BE_CHANGED */
+	unsigned long min_pin_len;
+	unsigned long max_pin_len;
+};
+
+enum ukey_key_match {
+	UKEY_KEY_MATCH_UNKNOWN, /* no public key object with the certificate's CKA_ID */
+	UKEY_KEY_MATCH_YES,     /* the public key object with the same CKA_ID holds the certificate's key */
+	UKEY_KEY_MATCH_NO,      /* it holds a different key: the certificate is not for this key */
+};
+
+#define UKEY_P11_ID_MAX 64
+
+/* A certificate object. When readable is false only label and id are set. */
+struct ukey_cert_info {
+	char *label;
+	uint8_t id[UKEY_P11_ID_MAX];
+	size_t id_len;
+	bool readable;
+	char *subject;    /* RFC 2253 one-line form, UTF-8 */
+	char *subject_cn; /* NULL when absent */
+	char *subject_o;
+	char *issuer;
+	char *issuer_cn;
+	char *serial_hex;
+	time_t not_before;
+	time_t not_after;
+	char *key_type; /* "RSA-2048", "EC-P-256", … */
+	enum ukey_key_match key_match;
+	uint8_t *der;
+	size_t der_len;
+};
+
+struct ukey_p11;
+struct ukey_session;
+
+/*
+ * ukey_p11_load: load the PKCS#11 module at path (a file path, or a bare
+ * name the dynamic loader finds) and initialise it.
+ * Returns 0 and *ret_p11, or -UKEY_E_MODULE_LOAD when the file is missing or
+ * is not a PKCS#11 module, -ENOMEM. Free with ukey_p11_free().
+ */
+int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11);
+
+/* ukey_p11_free: finalise and unload the module. NULL-safe; returns NULL. */
+struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11);
+
+/* ukey_p11_path: the module path given to ukey_p11_load(). Owned by p11. */
+const char *ukey_p11_path(const struct ukey_p11 *p11);
+
+/*
+ * ukey_p11_tokens: the tokens present now, asked of the module afresh.
+ * Returns the number of tokens (>= 0) and a malloc'ed array in *ret_tokens
+ * (free() it; NULL when there are none), or a negative error.
+ */
+int ukey_p11_tokens(struct ukey_p11 *p11, struct ukey_token_info **ret_tokens);
+
+/*
+ * ukey_p11_token_info: one token's state now, found by serial.
+ * Returns 0, or -UKEY_E_TOKEN_REMOVED when no present token has that serial.
+ */
+int ukey_p11_token_info(struct ukey_p11 *p11, const char *serial, struct ukey_token_info *ret_info);
+
+/*
+ * ukey_p11_select: pick one token from a list. selector is a serial or a
+ * label (exact match; a serial match wins over a label match) or NULL for
+ * "the only one". Returns the index, or -UKEY_E_NO_TOKEN (empty list),
+ * -UKEY_E_TOKEN_NOT_FOUND, -UKEY_E_TOKEN_AMBIGUOUS (several match, or NULL
+ * selector with several tokens).
+ */
+int ukey_p11_select(const struct ukey_token_info *tokens, size_t n, const char *selector);
+
+/*
+ * ukey_p11_certs: the certificate objects of the token with this serial,
+ * each parsed with OpenSSL; an object that is not valid DER is returned
+ * with readable = false and does not stop the others.
+ * Returns the count and a malloc'ed array in *ret_certs (free with
+ * ukey_cert_info_free_array()), or a negative error.
+ */
+int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs);
+
+/* ukey_cert_info_free_array: free what ukey_p11_certs() returned. NULL-safe. */
+void ukey_cert_info_free_array(struct ukey_cert_info *certs, size_t n);
+
+/*
+ * ukey_cert_info_from_der: parse one DER certificate into *ret (exposed for
+ * tests and the fuzz target). Returns 0, or -UKEY_E_CERT_UNREADABLE with
+ * *ret untouched.
+ */
+int ukey_cert_info_from_der(const uint8_t *der, size_t len, struct ukey_cert_info *ret);
+
+/* ukey_cert_info_clear: free the members of one entry. */
+void ukey_cert_info_clear(struct ukey_cert_info *c);
+
+/*
+ * ukey_session_open: open a read-write session on the token with this
+ * serial (the token is looked up afresh, so a token moved to another slot
+ * is still found). Returns 0 and *ret_session, -UKEY_E_TOKEN_REMOVED when
+ * it is no longer present, or another negative error.
+ */
+int ukey_session_open(struct ukey_p11 *p11, const char *serial, struct ukey_session **ret_session);
+
+/* ukey_session_free: log out, close the session, release its slots. NULL-safe; returns NULL. */
+struct ukey_session *ukey_session_free(struct ukey_session *s);
+
+/*
+ * ukey_session_login: C_Login as the user (after a logout, see above).
+ * The PIN is not kept. Returns 0, -UKEY_E_PIN_INCORRECT, -UKEY_E_PIN_LOCKED,
+ * -UKEY_E_PIN_INVALID (length out of the token's range: the token did not
+ * evaluate it), -UKEY_E_TOKEN_REMOVED, -UKEY_E_TOKEN_FAILED.
+ */
+int ukey_session_login(struct ukey_session *s, const char *pin);
+
+/* ukey_session_change_pin: C_SetPIN for the user. Same returns as ukey_session_login(). */
+int ukey_session_change_pin(struct ukey_session *s, const char *old_pin, const char *new_pin);
+
+enum ukey_sign_mech {
+	UKEY_SIGN_RSA_PKCS1_SHA256, /* RSA PKCS#1 v1.5 over SHA-256 of the data */
+	UKEY_SIGN_RSA_PSS_SHA256,   /* RSA-PSS, SHA-256, MGF1-SHA-256, salt 32 */
+	UKEY_SIGN_ECDSA_SHA256,     /* ECDSA over SHA-256, DER-encoded signature */
+};
+
+/*
+ * ukey_session_sign: sign data with the private key whose CKA_ID is id
+ * (id_len 0: the first private key). Needs a login first.
+ * Returns 0 and a malloc'ed signature in *ret_sig, *ret_len; or
+ * -UKEY_E_KEY_NOT_FOUND, -UKEY_E_NOT_LOGGED_IN, -UKEY_E_UNSUPPORTED,
+ * -UKEY_E_TOKEN_REMOVED, -UKEY_E_TOKEN_FAILED.
+ */
+int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
+		      const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len);
+
+/* ukey_session_serial: the serial this session was opened for. Owned by s. */
+const char *ukey_session_serial(const struct ukey_session *s);
+
+#endif
