@@ -3,6 +3,9 @@
 #ifndef UKEY_P11_INTERNAL_H
 #define UKEY_P11_INTERNAL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <p11-kit/pkcs11.h>
 
 #include "p11.h"
@@ -16,5 +19,19 @@ int ukey_err_from_ckr(unsigned long rv);
 
 /* ukey_p11_function_list: the module's raw function list (same instance libp11 uses). Owned by p11. */
 CK_FUNCTION_LIST *ukey_p11_function_list(struct ukey_p11 *p11);
+
+/* Raw object helpers (raw.c). Sessions are plain serial sessions; the login state is the application's. */
+int ukey_raw_session_open(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, CK_SESSION_HANDLE *ret);
+/* ukey_raw_find: the first object of class cls (and CKA_ID id when id_len > 0); -ENOENT when none. */
+int ukey_raw_find(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const uint8_t *id, size_t id_len,
+		  CK_OBJECT_HANDLE *ret);
+int ukey_raw_attr(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
+		  uint8_t **ret, size_t *ret_len);
+/* ukey_raw_key_match: compare the public key object with CKA_ID id against the certificate's key. */
+enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size_t id_len,
+				       const uint8_t *cert_der, size_t cert_len);
+/* ukey_raw_sign: sign with the private key of CKA_ID id (any, when id_len is 0); needs the user logged in. */
+int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
+		  const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len);
 
 #endif

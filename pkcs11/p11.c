@@ -10,9 +10,6 @@
 #include <libp11.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 #include <p11-kit/pkcs11.h>
 
 #define UKEY_LOG_MODULE UKEY_LOG_MOD_P11
@@ -342,31 +339,6 @@ static void ids_copy(struct ukey_cert_info *c, const unsigned char *id, size_t i
 		memcpy(c->id, id, c->id_len);
 }
 
-static enum ukey_key_match key_match(PKCS11_TOKEN *token, const PKCS11_CERT *cert)
-{
-	PKCS11_KEY *keys = NULL;
-	unsigned int n = 0;
-	enum ukey_key_match m = UKEY_KEY_MATCH_UNKNOWN;
-
-	if (!cert->x509 || PKCS11_enumerate_public_keys(token, &keys, &n) < 0) {
-		ERR_clear_error();
-		return m;
-	}
-	for (unsigned int i = 0; i < n && m != UKEY_KEY_MATCH_YES; i++) {
-		EVP_PKEY *pub;
-
-		if (keys[i].id_len != cert->id_len || memcmp(keys[i].id, cert->id, cert->id_len) != 0)
-			continue;
-		pub = PKCS11_get_public_key(&keys[i]);
-		if (!pub)
-			continue;
-		m = EVP_PKEY_eq(pub, X509_get0_pubkey(cert->x509)) == 1 ? UKEY_KEY_MATCH_YES : UKEY_KEY_MATCH_NO;
-		EVP_PKEY_free(pub);
-	}
-	ERR_clear_error();
-	return m;
-}
-
 int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs)
 {
 	PKCS11_SLOT *slots = NULL, *slot = NULL;
@@ -395,7 +367,8 @@ int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_in
 		/* libp11 leaves x509 NULL for a CKA_VALUE that is not a certificate: listed as unreadable. */
 		if (certs[i].x509 && (len = i2d_X509(certs[i].x509, &der)) > 0) {
 			if (ukey_cert_info_from_der(der, (size_t)len, c) == 0)
-				c->key_match = key_match(slot->token, &certs[i]);
+				c->key_match = ukey_raw_key_match(p11->fl, PKCS11_get_slotid_from_slot(slot),
+								  certs[i].id, certs[i].id_len, der, (size_t)len);
 			OPENSSL_free(der);
 		}
 		c->label = strdup(certs[i].label ? certs[i].label : "");
@@ -483,90 +456,13 @@ int ukey_session_change_pin(struct ukey_session *s, const char *old_pin, const c
 	return 0;
 }
 
-static int sign_setup(EVP_PKEY_CTX *pctx, enum ukey_sign_mech mech)
-{
-	switch (mech) {
-	case UKEY_SIGN_RSA_PKCS1_SHA256:
-		return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0 ? 0 : -UKEY_E_UNSUPPORTED;
-	case UKEY_SIGN_RSA_PSS_SHA256:
-		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) <= 0 ||
-		    EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0)
-			return -UKEY_E_UNSUPPORTED;
-		return 0;
-	case UKEY_SIGN_ECDSA_SHA256:
-		return 0;
-	}
-	return -UKEY_E_USAGE;
-}
-
 int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
 		      const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len)
 {
-	PKCS11_KEY *keys = NULL, *key = NULL;
-	unsigned int n = 0;
-	EVP_PKEY *pkey = NULL;
-	EVP_MD_CTX *md = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	int r, want_type;
-
 	if (!s->logged_in)
 		return -UKEY_E_NOT_LOGGED_IN;
-	ERR_clear_error();
-	if (PKCS11_enumerate_keys(s->slot->token, &keys, &n) < 0)
-		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
-	for (unsigned int i = 0; i < n && !key; i++)
-		if (id_len == 0 || (keys[i].id_len == id_len && memcmp(keys[i].id, id, id_len) == 0))
-			key = &keys[i];
-	if (!key)
-		return -UKEY_E_KEY_NOT_FOUND;
-
-	/* The EVP_PKEY refers to s->slots, which live until ukey_session_free(): never return it. */
-	pkey = PKCS11_get_private_key(key);
-	if (!pkey)
-		return err_from_libp11(-UKEY_E_KEY_NOT_FOUND);
-	want_type = mech == UKEY_SIGN_ECDSA_SHA256 ? EVP_PKEY_EC : EVP_PKEY_RSA;
-	if (EVP_PKEY_get_base_id(pkey) != want_type) {
-		r = -UKEY_E_UNSUPPORTED;
-		goto out;
-	}
-	md = EVP_MD_CTX_new();
-	if (!md) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (EVP_DigestSignInit(md, &pctx, EVP_sha256(), NULL, pkey) <= 0) {
-		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
-		goto out;
-	}
-	r = sign_setup(pctx, mech);
-	if (r < 0)
-		goto out;
-	if (EVP_DigestSign(md, NULL, &sig_len, data, data_len) <= 0) {
-		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
-		goto out;
-	}
-	sig = malloc(sig_len);
-	if (!sig) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (EVP_DigestSign(md, sig, &sig_len, data, data_len) <= 0) {
-		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
-		goto out;
-	}
-	*ret_sig = sig;
-	*ret_len = sig_len;
-	sig = NULL;
-	r = 0;
-out:
-	free(sig);
-	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(pkey);
-	ERR_clear_error();
-	return r;
+	return ukey_raw_sign(s->p11->fl, PKCS11_get_slotid_from_slot(s->slot), id, id_len, mech, data, data_len,
+			     ret_sig, ret_len);
 }
 
 /* Raw access for what libp11 0.4 lacks (EC key generation, data objects): for the layer's own files. */

@@ -126,10 +126,16 @@ locked_token_not_asked() {
 }
 
 # The counter lives in the state dir: separate processes sharing one --state-dir
-# add up, also when they run at the same time (2 wrong PINs, then 12 at once:
-# exactly 10 logins reach the module, 8 processes exit 3 and 4 exit 4).
+# add up, also when they run at the same time. After 2 wrong PINs, 12 processes
+# try a wrong PIN at once: never more than 10 logins reach the module, every
+# login that reached it is counted, and the key locks at exactly the 10th.
+#
+# SoftHSM2's file store is not safe for concurrent processes: a C_Login or
+# C_GetTokenInfo racing another process's C_Login sometimes answers
+# CKR_GENERAL_ERROR (ukey: exit 1, "did not answer correctly"). So exit 1 is
+# tolerated here, but the accounting must hold whatever the module answered.
 state_dir_shared_across_processes() {
-	local i pids=() rc n3=0 n4=0 other=()
+	local i pids=() rc n3=0 n4=0 n1=0 other=() n counted
 	make_token
 	use_counting
 	verify "$WRONG"
@@ -139,8 +145,9 @@ state_dir_shared_across_processes() {
 	expect_tries 8
 	printf '%s\n' "$WRONG" >"$T/wrong-pin"
 	for i in $(seq 1 12); do
-		(UKEY_COUNT_DELAY_MS=200 exec "$UKEY_BIN" --module "$MODULE" --state-dir "$STATE" pin verify \
-			<"$T/wrong-pin" >"$T/par-$i.out" 2>&1) &
+		# The store work overlaps; the delay inside C_Login staggers what reaches SoftHSM2.
+		(UKEY_COUNT_DELAY_MS=$((100 + 40 * i)) exec "$UKEY_BIN" --module "$MODULE" --state-dir "$STATE" \
+			pin verify <"$T/wrong-pin" >"$T/par-$i.out" 2>&1) &
 		pids+=($!)
 		BG_PIDS+=($!)
 	done
@@ -148,16 +155,29 @@ state_dir_shared_across_processes() {
 		rc=0
 		wait "${pids[$i]}" || rc=$?
 		case $rc in
+		1) n1=$((n1 + 1)) ;;
 		3) n3=$((n3 + 1)) ;;
 		4) n4=$((n4 + 1)) ;;
 		*) other+=("process $((i + 1)): exit $rc: $(cat "$T/par-$((i + 1)).out")") ;;
 		esac
 	done
 	BG_PIDS=()
+	printf 'concurrent: %d wrong PIN (3), %d locked (4), %d module error (1)\n' "$n3" "$n4" "$n1"
 	((${#other[@]} == 0)) || fail "unexpected results: ${other[*]}"
-	assert_eq 8 "$n3" "processes that got 'wrong PIN' (8 tries were left)"
-	assert_eq 4 "$n4" "processes refused as locked"
-	assert_logins 10 "2 sequential + 12 concurrent wrong PINs"
+	((n3 <= 8)) || fail "$n3 processes were told 'wrong PIN' but only 8 tries were left"
+	n=$(logins)
+	((n <= 10)) || fail "$n C_Login calls reached the module: more than 10"
+	status_json
+	counted=$((10 - $(jq .tries_left <<<"$OUT")))
+	assert_eq "$n" "$counted" "tries counted in the shared store vs C_Login calls that reached the module"
+	# Finish the job sequentially: the lock comes at exactly the 10th login.
+	for ((i = 0; i < 10; i++)); do
+		verify "$WRONG"
+		[[ $RC == 4 ]] && break
+		expect_rc 3
+	done
+	expect_rc 4
+	assert_logins 10 "logins when the shared counter locked the key"
 	expect_tries 0
 }
 
@@ -188,7 +208,7 @@ state_dirs_count_separately() {
 # every C_Login that reaches the module was counted before it, so at most 10
 # logins ever reach it, and after the lock nothing does.
 kill_9_gives_no_free_try() {
-	local i rc pid killed=0 finished=0 extra=0 locked=0
+	local i rc pid killed=0 finished=0 extra=0 locked=0 counted
 	make_token
 	use_counting
 	printf '%s\n' "$WRONG" >"$T/wrong-pin"
@@ -200,8 +220,13 @@ kill_9_gives_no_free_try() {
 		sleep "0.0$(printf '%02d' $((RANDOM % 61)))"
 		kill -KILL "$pid" 2>/dev/null || true
 		rc=0
-		wait "$pid" || rc=$?
+		{ wait "$pid"; } 2>/dev/null || rc=$?
 		BG_PIDS=()
+		# Every login that reached the module was counted before it.
+		counted=$((10 - $("$UKEY_BIN" --module "$UKEY_SOFTHSM_MODULE" --state-dir "$STATE" pin status --json |
+			jq .tries_left)))
+		((counted >= $(logins))) ||
+			fail "iteration $i: $(logins) logins reached the module but only $counted tries are counted"
 		case $rc in
 		137) killed=$((killed + 1)) ;;
 		3) finished=$((finished + 1)) ;;
@@ -209,6 +234,7 @@ kill_9_gives_no_free_try() {
 			locked=1
 			break
 			;;
+		1) finished=$((finished + 1)) ;; # SoftHSM2 hurt by a kill mid-write: counted all the same
 		*) fail "kill loop iteration $i: unexpected exit $rc" ;;
 		esac
 	done
