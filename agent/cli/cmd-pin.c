@@ -27,7 +27,8 @@ static void print_pin_state(struct cli *c, const struct ukey_token_info *t, cons
 		printf(_("PIN correct for \"%s\" (serial %s): %u of %u tries left.\n"), t->label, t->serial,
 		       st->tries_left, st->max_tries);
 	else if (st->locked)
-		printf(_("PIN of \"%s\" (serial %s): locked (R-P2); unlocking is free (R-P3).\n"), t->label, t->serial);
+		printf(_("PIN of \"%s\" (serial %s): locked (R-P2); unlocking is free, online or at the service "
+			 "point (R-P3).\n"), t->label, t->serial);
 	else
 		printf(_("PIN of \"%s\" (serial %s): %u of %u tries left.\n"), t->label, t->serial, st->tries_left,
 		       st->max_tries);
@@ -48,10 +49,15 @@ static int fail_wrong_pin(struct cli *c, int r, const struct ukey_pin_state *st)
 
 static int fail_locked(struct cli *c, int r, const struct ukey_token_info *t, const struct ukey_pin_state *st)
 {
+	if (st->locked_by_token)
+		return cli_fail(c, r, "R-P2", st,
+				_("The key \"%s\" reports itself locked: even the right PIN is refused (R-P2) until "
+				  "it is unlocked, which is free, online or at the service point (R-P3)."),
+				t->label);
 	return cli_fail(c, r, "R-P2", st,
-			_("The key \"%s\" is locked after %u wrong PINs: even the right PIN is refused (R-P2) "
-			  "until it is unlocked, which is free, online or at the service point (R-P3)."),
-			t->label, st->max_tries);
+			_("The key \"%s\" is locked after %u consecutive wrong PINs: even the right PIN is refused "
+			  "(R-P2) until it is unlocked, which is free, online or at the service point (R-P3)."),
+			t->label, st->failures);
 }
 
 /*
@@ -184,7 +190,7 @@ static int pin_change(struct cli *c)
 	else
 		r = report_attempt(c, r, store, &t, "changed");
 	if (r == 0 && !c->json)
-		printf("%s\n", _("PIN changed; it stays the same after a certificate renewal (R-P4)."));
+		printf("%s\n", _("PIN changed; an online certificate renewal keeps it (R-P4)."));
 out:
 	OPENSSL_cleanse(old_pin, sizeof(old_pin));
 	OPENSSL_cleanse(new_pin, sizeof(new_pin));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 
 #include "base/err.h"
 #include "cli.h"
@@ -30,6 +31,25 @@ static void pin_words(const struct ukey_pin_state *st, char *buf, size_t size)
 		snprintf(buf, size, _("%u of %u tries left"), st->tries_left, st->max_tries);
 }
 
+/* Print s and pad it to width terminal columns: a Chinese character is three bytes but two columns. */
+static void print_col(const char *s, int width)
+{
+	wchar_t w[128];
+	size_t n = mbstowcs(w, s, sizeof(w) / sizeof(w[0]) - 1);
+	int cols = -1;
+
+	if (n != (size_t)-1) {
+		w[n] = L'\0';
+		cols = wcswidth(w, n);
+	}
+	if (cols < 0)
+		cols = (int)strlen(s);
+	fputs(s, stdout);
+	for (; cols < width; cols++)
+		putchar(' ');
+	putchar(' ');
+}
+
 int cmd_list(struct cli *c, int argc, char **argv)
 {
 	struct ukey_token_info *tokens = NULL;
@@ -52,9 +72,13 @@ int cmd_list(struct cli *c, int argc, char **argv)
 		doc = cJSON_CreateObject();
 		arr = cJSON_AddArrayToObject(doc, "tokens");
 	} else if (n == 0) {
-		printf("%s\n", _("No USB key found: insert the key (ukey list shows it at once)."));
+		printf("%s\n", _("No USB key found: insert the key and run 'ukey list' again."));
 	} else {
-		printf("%-20s %-16s %-16s %-20s %s\n", _("LABEL"), _("SERIAL"), _("MODEL"), _("PIN"), _("CERTS"));
+		print_col(_("LABEL"), 20);
+		print_col(_("SERIAL"), 16);
+		print_col(_("MODEL"), 16);
+		print_col(_("PIN"), 20);
+		printf("%s\n", _("CERTS"));
 	}
 	for (int i = 0; i < n; i++) {
 		struct ukey_token_info *t = &tokens[i];
@@ -83,7 +107,10 @@ int cmd_list(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		pin_words(&st, words, sizeof(words));
-		printf("%-20s %-16s %-16s %-20s ", t->label, t->serial, t->model, words);
+		print_col(t->label, 20);
+		print_col(t->serial, 16);
+		print_col(t->model, 16);
+		print_col(words, 20);
 		if (ncerts >= 0)
 			printf("%d\n", ncerts);
 		else
@@ -170,7 +197,8 @@ static void cert_text(const struct ukey_cert_info *ci, time_t now)
 	strftime(from, sizeof(from), "%Y-%m-%d", gmtime_r(&ci->not_before, &tm));
 	strftime(to, sizeof(to), "%Y-%m-%d", gmtime_r(&ci->not_after, &tm));
 	printf(_("  Certificate \"%s\" (id %s)\n"), ci->label, id);
-	printf(_("    Subject:  %s%s%s\n"), ci->subject_cn ? ci->subject_cn : ci->subject, ci->subject_o ? ", " : "",
+	/* TRANSLATORS: the separator between a certificate's CN and O. */
+	printf(_("    Subject:  %s%s%s\n"), ci->subject_cn ? ci->subject_cn : ci->subject, ci->subject_o ? _(", ") : "",
 	       ci->subject_o ? ci->subject_o : "");
 	printf(_("    Issuer:   %s\n"), ci->issuer_cn ? ci->issuer_cn : ci->issuer);
 	printf(_("    Serial:   %s\n"), ci->serial_hex);

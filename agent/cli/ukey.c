@@ -133,8 +133,8 @@ int cli_fail_default(struct cli *c, int r)
 				state_db_path(c));
 	case UKEY_E_PIN_INVALID:
 		return cli_fail(c, r, NULL, NULL,
-				_("That PIN cannot be right (empty, too long, too short or not valid text): it was "
-				  "not sent to the key and no try was used."));
+				_("That PIN cannot be right (empty, too long, too short, not UTF-8, or with control "
+				  "characters): it was not sent to the key and no try was used."));
 	case UKEY_E_NO_TERMINAL:
 		return cli_fail(c, r, NULL, NULL,
 				_("No PIN was given: type it at a terminal, or pipe it as one line on standard "
@@ -144,7 +144,8 @@ int cli_fail_default(struct cli *c, int r)
 	case ENOMEM:
 		return cli_fail(c, r, NULL, NULL, _("Out of memory."));
 	default:
-		return cli_fail(c, r, NULL, NULL, "%s.", _(ukey_strerror(r)));
+		/* TRANSLATORS: a sentence from the error table, with the full stop of your language. */
+		return cli_fail(c, r, NULL, NULL, _("%s."), _(ukey_strerror(r)));
 	}
 }
 

@@ -19,7 +19,7 @@ struct err_entry {
 /* Indexed by code - UKEY_E_BASE. One row per code, so the CLI and the API can never drift. */
 static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
 	[UKEY_E_INTERNAL - UKEY_E_BASE] = { "internal", N_("Internal error"), UKEY_EXIT_FAILURE, -32000 },
-	[UKEY_E_USAGE - UKEY_E_BASE] = { "usage", N_("Invalid request"), UKEY_EXIT_USAGE, -32602 },
+	[UKEY_E_USAGE - UKEY_E_BASE] = { "usage", N_("Invalid request: see 'ukey --help'"), UKEY_EXIT_USAGE, -32602 },
 	[UKEY_E_PIN_INCORRECT - UKEY_E_BASE] = { "pin-incorrect", N_("Wrong PIN"), UKEY_EXIT_PIN_INCORRECT, -32010 },
 	[UKEY_E_PIN_LOCKED - UKEY_E_BASE] = { "pin-locked", N_("The key is locked after too many wrong PINs"), UKEY_EXIT_PIN_LOCKED, -32011 },
 	[UKEY_E_PIN_INVALID - UKEY_E_BASE] = { "pin-invalid", N_("The PIN is empty, too long, too short or not valid text"), UKEY_EXIT_USAGE, -32012 },
