@@ -80,6 +80,15 @@ struct ukey_cert_info {
 	size_t der_len;
 };
 
+/* A key object. Private keys are usually CKA_PRIVATE: visible only while the user is logged in. */
+struct ukey_key_info {
+	char *label;
+	uint8_t id[UKEY_P11_ID_MAX];
+	size_t id_len;
+	bool is_private;
+	char *key_type; /* "RSA-2048", "EC-P-256", "RSA", "EC", "unknown" */
+};
+
 struct ukey_p11;
 struct ukey_session;
 
@@ -127,6 +136,20 @@ int ukey_p11_select(const struct ukey_token_info *tokens, size_t n, const char *
  * ukey_cert_info_free_array()), or a negative error.
  */
 int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs);
+
+/*
+ * ukey_p11_keys: the key objects (public, and private ones visible without
+ * a login) of the token with this serial, at most UKEY_P11_MAX_OBJECTS per
+ * class. Returns the count and a malloc'ed array in *ret_keys (free with
+ * ukey_key_info_free_array()), or a negative error.
+ */
+int ukey_p11_keys(struct ukey_p11 *p11, const char *serial, struct ukey_key_info **ret_keys);
+
+/* ukey_key_info_free_array: free what ukey_p11_keys() returned. NULL-safe. */
+void ukey_key_info_free_array(struct ukey_key_info *keys, size_t n);
+
+/* Cap on objects read per class: a token holding more is hostile or broken. */
+#define UKEY_P11_MAX_OBJECTS 256
 
 /* ukey_cert_info_free_array: free what ukey_p11_certs() returned. NULL-safe. */
 void ukey_cert_info_free_array(struct ukey_cert_info *certs, size_t n);

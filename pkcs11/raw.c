@@ -11,6 +11,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
@@ -254,4 +255,127 @@ out:
 	free(sig);
 	fl->C_CloseSession(h);
 	return r;
+}
+
+/* "RSA-2048" from the modulus, "EC-P-256" from CKA_EC_PARAMS (a named curve OID). */
+static char *raw_key_type(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
+{
+	CK_KEY_TYPE kt = CKK_VENDOR_DEFINED;
+	CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
+	uint8_t *v = NULL;
+	size_t len = 0;
+	char buf[64];
+
+	if (fl->C_GetAttributeValue(h, o, &a, 1) != CKR_OK)
+		return strdup("unknown");
+	if (kt == CKK_RSA) {
+		if (ukey_raw_attr(fl, h, o, CKA_MODULUS, &v, &len) == 0) {
+			BIGNUM *n = BN_bin2bn(v, (int)len, NULL);
+
+			snprintf(buf, sizeof(buf), "RSA-%d", n ? BN_num_bits(n) : 0);
+			BN_free(n);
+		} else
+			snprintf(buf, sizeof(buf), "RSA");
+	} else if (kt == CKK_EC) {
+		ASN1_OBJECT *oid = NULL;
+		const unsigned char *p;
+		int nid = NID_undef;
+
+		if (ukey_raw_attr(fl, h, o, CKA_EC_PARAMS, &v, &len) == 0) {
+			p = v;
+			oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
+			nid = oid ? OBJ_obj2nid(oid) : NID_undef;
+			ASN1_OBJECT_free(oid);
+		}
+		if (nid == NID_X9_62_prime256v1)
+			snprintf(buf, sizeof(buf), "EC-P-256");
+		else if (nid != NID_undef)
+			snprintf(buf, sizeof(buf), "EC-%s", OBJ_nid2sn(nid));
+		else
+			snprintf(buf, sizeof(buf), "EC");
+	} else
+		snprintf(buf, sizeof(buf), "unknown");
+	free(v);
+	ERR_clear_error();
+	return strdup(buf);
+}
+
+static int raw_collect_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls,
+			    struct ukey_key_info *out, size_t max, size_t *n)
+{
+	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
+	CK_OBJECT_HANDLE objs[UKEY_P11_MAX_OBJECTS];
+	CK_ULONG found = 0;
+	CK_RV rv;
+
+	rv = fl->C_FindObjectsInit(h, &tmpl, 1);
+	if (rv != CKR_OK)
+		return ukey_err_from_ckr(rv);
+	rv = fl->C_FindObjects(h, objs, UKEY_P11_MAX_OBJECTS, &found);
+	fl->C_FindObjectsFinal(h);
+	if (rv != CKR_OK)
+		return ukey_err_from_ckr(rv);
+	for (CK_ULONG i = 0; i < found && *n < max; i++) {
+		struct ukey_key_info *k = &out[*n];
+		uint8_t *v = NULL;
+		size_t len = 0;
+
+		k->is_private = cls == CKO_PRIVATE_KEY;
+		if (ukey_raw_attr(fl, h, objs[i], CKA_LABEL, &v, &len) == 0) {
+			k->label = strndup((const char *)v, len);
+			free(v);
+		} else
+			k->label = strdup("");
+		if (ukey_raw_attr(fl, h, objs[i], CKA_ID, &v, &len) == 0) {
+			k->id_len = len < sizeof(k->id) ? len : sizeof(k->id);
+			memcpy(k->id, v, k->id_len);
+			free(v);
+		}
+		k->key_type = raw_key_type(fl, h, objs[i]);
+		(*n)++;
+		if (!k->label || !k->key_type)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int ukey_p11_keys(struct ukey_p11 *p11, const char *serial, struct ukey_key_info **ret_keys)
+{
+	CK_FUNCTION_LIST *fl = ukey_p11_function_list(p11);
+	struct ukey_token_info t;
+	struct ukey_key_info *out;
+	CK_SESSION_HANDLE h;
+	size_t n = 0;
+	int r;
+
+	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0)
+		return r;
+	out = calloc(2 * UKEY_P11_MAX_OBJECTS, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	if ((r = ukey_raw_session_open(fl, t.slot_id, &h)) < 0) {
+		free(out);
+		return r;
+	}
+	r = raw_collect_keys(fl, h, CKO_PRIVATE_KEY, out, 2 * UKEY_P11_MAX_OBJECTS, &n);
+	if (r == 0)
+		r = raw_collect_keys(fl, h, CKO_PUBLIC_KEY, out, 2 * UKEY_P11_MAX_OBJECTS, &n);
+	fl->C_CloseSession(h);
+	if (r < 0) {
+		ukey_key_info_free_array(out, n);
+		return r;
+	}
+	*ret_keys = out;
+	return (int)n;
+}
+
+void ukey_key_info_free_array(struct ukey_key_info *keys, size_t n)
+{
+	if (!keys)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(keys[i].label);
+		free(keys[i].key_type);
+	}
+	free(keys);
 }

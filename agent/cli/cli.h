@@ -55,6 +55,7 @@ cJSON *cli_pin_json(const struct ukey_token_info *t, const struct ukey_pin_state
 /* The commands. argv[0] is the command word. Return 0 or a negative error already reported. */
 int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_certs(struct cli *c, int argc, char **argv);
+int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_pin(struct cli *c, int argc, char **argv);
 
 #endif

@@ -122,13 +122,13 @@ int cmd_list(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static void id_hex(const struct ukey_cert_info *ci, char *buf, size_t size)
+static void hex(const uint8_t *id, size_t len, char *buf, size_t size)
 {
 	size_t o = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < ci->id_len && o + 3 <= size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%02x", ci->id[i]);
+	for (size_t i = 0; i < len && o + 3 <= size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%02x", id[i]);
 }
 
 static const char *key_match_id(enum ukey_key_match m)
@@ -149,7 +149,7 @@ static cJSON *cert_json(const struct ukey_token_info *t, const struct ukey_cert_
 	struct ukey_validity v;
 	char id[2 * UKEY_P11_ID_MAX + 1], ts[32];
 
-	id_hex(ci, id, sizeof(id));
+	hex(ci->id, ci->id_len, id, sizeof(id));
 	cJSON_AddStringToObject(o, "token_serial", t->serial);
 	cJSON_AddStringToObject(o, "token_label", t->label);
 	cJSON_AddStringToObject(o, "label", ci->label);
@@ -187,7 +187,7 @@ static void cert_text(const struct ukey_cert_info *ci, time_t now)
 	char id[2 * UKEY_P11_ID_MAX + 1], from[16], to[16];
 	struct tm tm;
 
-	id_hex(ci, id, sizeof(id));
+	hex(ci->id, ci->id_len, id, sizeof(id));
 	if (!ci->readable) {
 		/* R-D3 names this case: the key answers but its certificate cannot be recognised. */
 		printf(_("  Certificate \"%s\" (id %s): unreadable, not a valid X.509 certificate.\n"), ci->label, id);
@@ -279,6 +279,81 @@ int cmd_certs(struct cli *c, int argc, char **argv)
 				cert_text(&certs[j], now);
 		}
 		ukey_cert_info_free_array(certs, (size_t)k);
+	}
+	free(tokens);
+	if (doc)
+		cli_print_json(doc);
+	return r;
+}
+
+static cJSON *key_json(const struct ukey_token_info *t, const struct ukey_key_info *k)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[2 * UKEY_P11_ID_MAX + 1];
+
+	hex(k->id, k->id_len, id, sizeof(id));
+	cJSON_AddStringToObject(o, "token_serial", t->serial);
+	cJSON_AddStringToObject(o, "token_label", t->label);
+	cJSON_AddStringToObject(o, "label", k->label);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "class", k->is_private ? "private" : "public");
+	cJSON_AddStringToObject(o, "key_type", k->key_type);
+	return o;
+}
+
+int cmd_keys(struct cli *c, int argc, char **argv)
+{
+	struct ukey_token_info *tokens = NULL;
+	struct ukey_p11 *p11 = NULL;
+	cJSON *doc = NULL, *arr = NULL;
+	int n, r = 0, sel = -1;
+
+	if ((r = no_args(c, argc, argv)) < 0 || (r = cli_p11(c, &p11)) < 0)
+		return r;
+	n = ukey_p11_tokens(p11, &tokens);
+	if (n < 0)
+		return cli_fail_default(c, n);
+	if (c->cfg.token || n == 0) {
+		sel = ukey_p11_select(tokens, (size_t)n, c->cfg.token);
+		if (sel < 0) {
+			free(tokens);
+			return cli_fail_default(c, sel);
+		}
+	}
+	if (c->json) {
+		doc = cJSON_CreateObject();
+		arr = cJSON_AddArrayToObject(doc, "keys");
+	}
+	for (int i = 0; i < n; i++) {
+		struct ukey_key_info *keys = NULL;
+		int k;
+
+		if (sel >= 0 && i != sel)
+			continue;
+		k = ukey_p11_keys(p11, tokens[i].serial, &keys);
+		if (k < 0) {
+			r = k;
+			if (!c->json)
+				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), tokens[i].label,
+					tokens[i].serial, _(ukey_strerror(k)));
+			continue;
+		}
+		if (!c->json)
+			printf(_("Key \"%s\" (serial %s):\n"), tokens[i].label, tokens[i].serial);
+		for (int j = 0; j < k; j++) {
+			char id[2 * UKEY_P11_ID_MAX + 1];
+
+			if (c->json) {
+				cJSON_AddItemToArray(arr, key_json(&tokens[i], &keys[j]));
+				continue;
+			}
+			hex(keys[j].id, keys[j].id_len, id, sizeof(id));
+			printf(_("  %-8s %-10s id %-6s \"%s\"\n"), keys[j].is_private ? _("private") : _("public"),
+			       keys[j].key_type, id, keys[j].label);
+		}
+		if (!c->json)
+			printf("%s\n", _("  (Private keys stay hidden until the PIN is given.)"));
+		ukey_key_info_free_array(keys, (size_t)k);
 	}
 	free(tokens);
 	if (doc)

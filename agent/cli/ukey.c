@@ -203,6 +203,7 @@ static void help(void)
 		 "Commands:\n"
 		 "  list              keys inserted: label, serial, model, PIN tries left, certificates\n"
 		 "  certs             certificates on the keys: subject, issuer, validity, days left, status\n"
+		 "  keys              key objects on the keys: type, id, label\n"
 		 "  pin status        PIN tries left, or locked\n"
 		 "  pin verify        check the PIN (reads it from the terminal or one line of stdin)\n"
 		 "  pin change        change the PIN (current, new, and the new again at a terminal;\n"
@@ -322,6 +323,8 @@ int main(int argc, char **argv)
 		r = cmd_list(&c, argc, argv);
 	else if (strcmp(argv[0], "certs") == 0)
 		r = cmd_certs(&c, argc, argv);
+	else if (strcmp(argv[0], "keys") == 0)
+		r = cmd_keys(&c, argc, argv);
 	else if (strcmp(argv[0], "pin") == 0)
 		r = cmd_pin(&c, argc, argv);
 	else if (strcmp(argv[0], "help") == 0) {
