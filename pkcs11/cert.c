@@ -50,6 +50,11 @@ static char *name_entry(const X509_NAME *name, int nid)
 	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
 	if (len < 0)
 		return NULL;
+	/* An embedded NUL would cut "Real Unit\0Evil" down to "Real Unit" (CVE-2009-2408): not convertible. */
+	if (memchr(utf8, '\0', (size_t)len)) {
+		OPENSSL_free(utf8);
+		return NULL;
+	}
 	out = strndup((const char *)utf8, (size_t)len);
 	OPENSSL_free(utf8);
 	return out;

@@ -43,6 +43,13 @@ int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state
 /* cli_fail_default: report r with the standard sentence for its code (see cli.c). Returns r. */
 int cli_fail_default(struct cli *c, int r);
 
+/*
+ * cli_safe: s made safe for a terminal: C0/C1 control characters and DEL
+ * (escape sequences from a hostile label or certificate) become '?'. The
+ * result lives in one of 8 rotating static buffers (512 bytes, truncated).
+ */
+const char *cli_safe(const char *s);
+
 /* cli_print_json: print and free a JSON document on stdout. */
 void cli_print_json(cJSON *doc);
 

@@ -24,13 +24,13 @@ static void print_pin_state(struct cli *c, const struct ukey_token_info *t, cons
 		return;
 	}
 	if (result && strcmp(result, "verified") == 0)
-		printf(_("PIN correct for \"%s\" (serial %s): %u of %u tries left.\n"), t->label, t->serial,
+		printf(_("PIN correct for \"%s\" (serial %s): %u of %u tries left.\n"), cli_safe(t->label), cli_safe(t->serial),
 		       st->tries_left, st->max_tries);
 	else if (st->locked)
 		printf(_("PIN of \"%s\" (serial %s): locked (R-P2); unlocking is free, online or at the service "
-			 "point (R-P3).\n"), t->label, t->serial);
+			 "point (R-P3).\n"), cli_safe(t->label), cli_safe(t->serial));
 	else
-		printf(_("PIN of \"%s\" (serial %s): %u of %u tries left.\n"), t->label, t->serial, st->tries_left,
+		printf(_("PIN of \"%s\" (serial %s): %u of %u tries left.\n"), cli_safe(t->label), cli_safe(t->serial), st->tries_left,
 		       st->max_tries);
 }
 
@@ -134,7 +134,7 @@ static int pin_verify(struct cli *c)
 
 	if ((r = pin_prepare(c, &t, &store, &st)) < 0)
 		return r;
-	snprintf(prompt, sizeof(prompt), _("PIN for \"%s\" (%u tries left): "), t.label, st.tries_left);
+	snprintf(prompt, sizeof(prompt), _("PIN for \"%s\" (%u tries left): "), cli_safe(t.label), st.tries_left);
 	if ((r = ukey_pin_read(prompt, pin, sizeof(pin))) < 0 ||
 	    (r = ukey_pin_validate(pin, t.min_pin_len, t.max_pin_len)) < 0) {
 		r = cli_fail_default(c, r);
@@ -166,7 +166,7 @@ static int pin_change(struct cli *c)
 	memset(new_pin, 0, sizeof(new_pin));
 	if ((r = pin_prepare(c, &t, &store, &st)) < 0)
 		return r;
-	snprintf(prompt, sizeof(prompt), _("Current PIN for \"%s\" (%u tries left): "), t.label, st.tries_left);
+	snprintf(prompt, sizeof(prompt), _("Current PIN for \"%s\" (%u tries left): "), cli_safe(t.label), st.tries_left);
 	if ((r = ukey_pin_read(prompt, old_pin, sizeof(old_pin))) < 0 ||
 	    (r = ukey_pin_validate(old_pin, t.min_pin_len, t.max_pin_len)) < 0 ||
 	    (r = ukey_pin_read(_("New PIN: "), new_pin, sizeof(new_pin))) < 0 ||

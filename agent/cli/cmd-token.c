@@ -107,9 +107,9 @@ int cmd_list(struct cli *c, int argc, char **argv)
 			continue;
 		}
 		pin_words(&st, words, sizeof(words));
-		print_col(t->label, 20);
-		print_col(t->serial, 16);
-		print_col(t->model, 16);
+		print_col(cli_safe(t->label), 20);
+		print_col(cli_safe(t->serial), 16);
+		print_col(cli_safe(t->model), 16);
 		print_col(words, 20);
 		if (ncerts >= 0)
 			printf("%d\n", ncerts);
@@ -190,17 +190,18 @@ static void cert_text(const struct ukey_cert_info *ci, time_t now)
 	hex(ci->id, ci->id_len, id, sizeof(id));
 	if (!ci->readable) {
 		/* R-D3 names this case: the key answers but its certificate cannot be recognised. */
-		printf(_("  Certificate \"%s\" (id %s): unreadable, not a valid X.509 certificate.\n"), ci->label, id);
+		printf(_("  Certificate \"%s\" (id %s): unreadable, not a valid X.509 certificate.\n"), cli_safe(ci->label),
+		       id);
 		return;
 	}
 	ukey_validity_eval(ci->not_before, ci->not_after, now, &v);
 	strftime(from, sizeof(from), "%Y-%m-%d", gmtime_r(&ci->not_before, &tm));
 	strftime(to, sizeof(to), "%Y-%m-%d", gmtime_r(&ci->not_after, &tm));
-	printf(_("  Certificate \"%s\" (id %s)\n"), ci->label, id);
+	printf(_("  Certificate \"%s\" (id %s)\n"), cli_safe(ci->label), id);
 	/* TRANSLATORS: the separator between a certificate's CN and O. */
-	printf(_("    Subject:  %s%s%s\n"), ci->subject_cn ? ci->subject_cn : ci->subject, ci->subject_o ? _(", ") : "",
-	       ci->subject_o ? ci->subject_o : "");
-	printf(_("    Issuer:   %s\n"), ci->issuer_cn ? ci->issuer_cn : ci->issuer);
+	printf(_("    Subject:  %s%s%s\n"), cli_safe(ci->subject_cn ? ci->subject_cn : ci->subject),
+	       ci->subject_o ? _(", ") : "", cli_safe(ci->subject_o));
+	printf(_("    Issuer:   %s\n"), cli_safe(ci->issuer_cn ? ci->issuer_cn : ci->issuer));
 	printf(_("    Serial:   %s\n"), ci->serial_hex);
 	printf(_("    Valid:    %s to %s UTC\n"), from, to);
 	switch (v.status) {
@@ -263,12 +264,12 @@ int cmd_certs(struct cli *c, int argc, char **argv)
 			/* One key failing (pulled, broken) does not hide the others'. */
 			r = k;
 			if (!c->json)
-				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), tokens[i].label,
-					tokens[i].serial, _(ukey_strerror(k)));
+				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), cli_safe(tokens[i].label),
+					cli_safe(tokens[i].serial), _(ukey_strerror(k)));
 			continue;
 		}
 		if (!c->json) {
-			printf(_("Key \"%s\" (serial %s):\n"), tokens[i].label, tokens[i].serial);
+			printf(_("Key \"%s\" (serial %s):\n"), cli_safe(tokens[i].label), cli_safe(tokens[i].serial));
 			if (k == 0)
 				printf("%s\n", _("  No certificate on this key."));
 		}
@@ -334,12 +335,12 @@ int cmd_keys(struct cli *c, int argc, char **argv)
 		if (k < 0) {
 			r = k;
 			if (!c->json)
-				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), tokens[i].label,
-					tokens[i].serial, _(ukey_strerror(k)));
+				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), cli_safe(tokens[i].label),
+					cli_safe(tokens[i].serial), _(ukey_strerror(k)));
 			continue;
 		}
 		if (!c->json)
-			printf(_("Key \"%s\" (serial %s):\n"), tokens[i].label, tokens[i].serial);
+			printf(_("Key \"%s\" (serial %s):\n"), cli_safe(tokens[i].label), cli_safe(tokens[i].serial));
 		for (int j = 0; j < k; j++) {
 			char id[2 * UKEY_P11_ID_MAX + 1];
 
@@ -349,7 +350,7 @@ int cmd_keys(struct cli *c, int argc, char **argv)
 			}
 			hex(keys[j].id, keys[j].id_len, id, sizeof(id));
 			printf(_("  %-8s %-10s id %-6s \"%s\"\n"), keys[j].is_private ? _("private") : _("public"),
-			       keys[j].key_type, id, keys[j].label);
+			       keys[j].key_type, id, cli_safe(keys[j].label));
 		}
 		if (!c->json)
 			printf("%s\n", _("  (Private keys stay hidden until the PIN is given.)"));

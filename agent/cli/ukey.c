@@ -30,6 +30,27 @@ const char *cli_time_iso(time_t t, char buf[static 32])
 	return buf;
 }
 
+const char *cli_safe(const char *s)
+{
+	static char bufs[8][512];
+	static unsigned next;
+	char *out = bufs[next++ % 8];
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 1 < sizeof(bufs[0]); p++) {
+		/* U+0080..U+009F are C1 controls (CSI is U+009B): two bytes, C2 80..C2 9F. */
+		if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			out[o++] = '?';
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f)
+			out[o++] = '?';
+		else
+			out[o++] = (char)*p;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void cli_print_json(cJSON *doc)
 {
 	char *s = cJSON_Print(doc);
@@ -83,7 +104,7 @@ int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state
 		}
 		cli_print_json(doc);
 	} else {
-		fprintf(stderr, "ukey: %s\n", msg);
+		fprintf(stderr, "ukey: %s\n", cli_safe(msg));
 	}
 	return r;
 }

@@ -56,6 +56,11 @@ int ukey_config_parse(const char *text, size_t len, struct ukey_config *cfg, uns
 		*ret_reason = "contains a NUL byte";
 		return -UKEY_E_USAGE;
 	}
+	/* Notepad saves UTF-8 with a byte-order mark; it is not part of the first key. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	copy = strndup(text, len);
 	if (!copy)
 		return -ENOMEM;

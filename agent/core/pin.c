@@ -93,7 +93,12 @@ static enum ukey_attempt_outcome outcome_of(int r)
 	case -UKEY_E_PIN_LOCKED:
 		return UKEY_ATTEMPT_WRONG;
 	case -UKEY_E_PIN_INVALID:
-		/* CKR_PIN_LEN_RANGE / CKR_PIN_INVALID: refused before the PIN was compared. */
+	case -UKEY_E_CANCELLED:
+		/*
+		 * CKR_PIN_LEN_RANGE / CKR_PIN_INVALID: refused before the PIN was
+		 * compared; CKR_FUNCTION_CANCELED: the user cancelled on a PIN pad,
+		 * so no PIN was entered at all.
+		 */
 		return UKEY_ATTEMPT_NOT_EVALUATED;
 	default:
 		/* Removed, device error, anything unexpected: it may have been checked, so it counts. */

@@ -152,10 +152,15 @@ static int migrate(struct ukey_store *store)
 	if ((r = exec(store, "BEGIN IMMEDIATE")) < 0)
 		return r;
 	/* Another process may have migrated while we waited for the lock: read the version again. */
+	version = -1;
 	rc = sqlite3_prepare_v2(store->db, "PRAGMA user_version", -1, &st, NULL);
 	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	if (version < 0 || version > ukey_store_schema_version()) {
+		exec(store, "ROLLBACK");
+		return -UKEY_E_STATE_CORRUPT;
+	}
 	for (int v = version; v < ukey_store_schema_version(); v++) {
 		char pragma[48];
 
@@ -288,7 +293,7 @@ int ukey_store_pin_attempt_begin(struct ukey_store *store, const char *manufactu
 				 const char *label, const char *model, unsigned limit, int64_t *ret_attempt)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t token_id = 0;
+	int64_t token_id = 0, attempt;
 	char now[32];
 	int n, rc, r;
 
@@ -317,10 +322,11 @@ int ukey_store_pin_attempt_begin(struct ukey_store *store, const char *manufactu
 	sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
 	if ((r = step_done(store, st, "recording the PIN attempt")) < 0)
 		goto rollback;
-	*ret_attempt = sqlite3_last_insert_rowid(store->db);
+	attempt = sqlite3_last_insert_rowid(store->db);
 	/* Only a committed attempt may go to the token: a failed COMMIT means no attempt at all. */
 	if ((r = exec(store, "COMMIT")) < 0)
 		goto rollback;
+	*ret_attempt = attempt;
 	return n + 1;
 rollback:
 	sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);

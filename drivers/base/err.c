@@ -42,7 +42,7 @@ static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
 
 static const struct err_entry *lookup(int r)
 {
-	int code = -r;
+	long code = -(long)r;
 
 	if (code >= UKEY_E_BASE && code < _UKEY_E_END && err_table[code - UKEY_E_BASE].id)
 		return &err_table[code - UKEY_E_BASE];
@@ -57,7 +57,7 @@ const char *ukey_strerror(int r)
 		return "Success";
 	if (e)
 		return e->text;
-	if (-r < UKEY_E_BASE)
+	if (r > -UKEY_E_BASE)
 		return strerror(-r);
 	return err_table[0].text;
 }
@@ -70,7 +70,7 @@ const char *ukey_err_id(int r)
 		return "ok";
 	if (e)
 		return e->id;
-	if (-r < UKEY_E_BASE) {
+	if (r > -UKEY_E_BASE) {
 		const char *name = strerrorname_np(-r);
 
 		/* Per thread, so the API workers can ask at the same time. */

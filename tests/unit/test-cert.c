@@ -21,8 +21,15 @@ struct der {
 	size_t len;
 };
 
-/* A self-signed certificate with a Chinese subject, made in-process. Free der.data with OPENSSL_free(). */
-static struct der make_cert(EVP_PKEY *key, uint64_t serial, time_t not_before, time_t not_after)
+static const char UNIT_CN[] = "北京测试单位";
+
+/*
+ * A self-signed certificate, made in-process, whose subject CN is the
+ * UTF8String cn (cn_len raw bytes, not checked, so hostile values can be
+ * built). Free der.data with OPENSSL_free().
+ */
+static struct der make_cert_cn(EVP_PKEY *key, uint64_t serial, time_t not_before, time_t not_after,
+			       const char *cn, int cn_len)
 {
 	X509 *x = X509_new();
 	X509_NAME *subject = X509_NAME_new(), *issuer = X509_NAME_new();
@@ -43,8 +50,8 @@ static struct der make_cert(EVP_PKEY *key, uint64_t serial, time_t not_before, t
 	assert_int_equal(X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
 						    (const unsigned char *)"中直机关采购管理系统测试单位", -1, -1, 0),
 			 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
-						    (const unsigned char *)"北京测试单位", -1, -1, 0),
+	assert_int_equal(X509_NAME_add_entry_by_NID(subject, NID_commonName, V_ASN1_UTF8STRING,
+						    (const unsigned char *)cn, cn_len, -1, 0),
 			 1);
 	assert_int_equal(X509_NAME_add_entry_by_txt(issuer, "O", MBSTRING_UTF8, (const unsigned char *)"BJCA", -1, -1, 0),
 			 1);
@@ -66,6 +73,12 @@ static struct der make_cert(EVP_PKEY *key, uint64_t serial, time_t not_before, t
 	X509_NAME_free(issuer);
 	X509_free(x);
 	return d;
+}
+
+/* The same with the Chinese unit name as CN. */
+static struct der make_cert(EVP_PKEY *key, uint64_t serial, time_t not_before, time_t not_after)
+{
+	return make_cert_cn(key, serial, not_before, not_after, UNIT_CN, (int)strlen(UNIT_CN));
 }
 
 /* The key a case signs with, as its state: RSA-2048 only where needed, since generating it is the slow part. */
@@ -93,7 +106,7 @@ static void assert_fields(const struct ukey_cert_info *c, const struct der *d, c
 	assert_true(c->readable);
 	assert_non_null(c->subject_cn);
 	/* UTF-8 intact, not escaped to \XX or converted to another encoding. */
-	assert_string_equal(c->subject_cn, "北京测试单位");
+	assert_string_equal(c->subject_cn, UNIT_CN);
 	assert_non_null(c->subject_o);
 	assert_string_equal(c->subject_o, "中直机关采购管理系统测试单位");
 	assert_non_null(c->subject);
@@ -199,6 +212,63 @@ static void trailing_byte_unreadable(void **state)
 	OPENSSL_free(d.data);
 }
 
+/*
+ * A CN with a NUL inside ("北京测试单位\0Evil") is a different name from
+ * "北京测试单位": it must not come out cut at the NUL, where it would pass
+ * for the real unit (the NUL-prefix trick, CVE-2009-2408). Not convertible
+ * to a C string, so absent (NULL), as for any name that cannot be shown.
+ */
+static void embedded_nul_cn_not_truncated(void **state)
+{
+	static const char cn[] = "北京测试单位\0Evil";
+	struct der d = make_cert_cn(*state, 10, NOT_BEFORE, NOT_AFTER, cn, (int)sizeof(cn) - 1);
+	struct ukey_cert_info c = { 0 };
+	bool truncated, escaped;
+	int r;
+
+	r = ukey_cert_info_from_der(d.data, d.len, &c);
+	truncated = c.subject_cn && strcmp(c.subject_cn, UNIT_CN) == 0;
+	/* The one-line form escapes it (RFC 2253 \00), so it is not mistaken there. */
+	escaped = c.subject && !strstr(c.subject, "CN=北京测试单位,");
+	/* Free before asserting, so that this known failure does not also report leaks. */
+	ukey_cert_info_clear(&c);
+	OPENSSL_free(d.data);
+	assert_int_equal(r, 0);
+	if (truncated)
+		fail_msg("subject_cn is the name cut at its NUL byte: \"%s\"", UNIT_CN);
+	assert_true(escaped);
+}
+
+/*
+ * A UTF8String CN that is not UTF-8 (patched into the DER after signing;
+ * OpenSSL will not build one): no invalid text may come out. Either the
+ * whole certificate is unreadable (OpenSSL 3 refuses such a name when
+ * decoding) or the CN is absent.
+ */
+static void invalid_utf8_cn_never_returned(void **state)
+{
+	static const char cn[] = "北京XY";
+	struct der d = make_cert_cn(*state, 11, NOT_BEFORE, NOT_AFTER, cn, (int)sizeof(cn) - 1);
+	struct ukey_cert_info c, before;
+	uint8_t *at = memmem(d.data, d.len, cn, sizeof(cn) - 1);
+	int r;
+
+	assert_non_null(at);
+	at[6] = 0xff;
+	at[7] = 0xfe;
+	memset(&c, 0x5a, sizeof(c));
+	before = c;
+	r = ukey_cert_info_from_der(d.data, d.len, &c);
+	if (r == 0) {
+		assert_null(c.subject_cn);
+		ukey_cert_info_clear(&c);
+	} else {
+		assert_int_equal(r, -UKEY_E_CERT_UNREADABLE);
+		assert_memory_equal(&c, &before, sizeof(c));
+	}
+	OPENSSL_free(d.data);
+}
+
 static struct ukey_token_info tok(const char *label, const char *serial)
 {
 	struct ukey_token_info t = { 0 };
@@ -283,6 +353,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(garbage_unreadable),
 		EC_CASE(truncated_der_unreadable),
 		EC_CASE(trailing_byte_unreadable),
+		EC_CASE(embedded_nul_cn_not_truncated),
+		EC_CASE(invalid_utf8_cn_never_returned),
 		cmocka_unit_test(select_empty_list_no_token),
 		cmocka_unit_test(select_without_selector),
 		cmocka_unit_test(select_by_serial_or_label),

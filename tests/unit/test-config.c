@@ -302,6 +302,43 @@ static void load_relative_xdg_state_home_ignored(void **state)
 	free(expected);
 }
 
+/* The same for XDG_CONFIG_HOME: a relative one is ignored and $HOME/.config/ukey/ukey.conf is read. */
+static void load_relative_xdg_config_home_ignored(void **state)
+{
+	struct env_fixture *fx = *state;
+	char *config = unit_path(fx->dir, ".config"), *sub = unit_path(config, "ukey"), *conf = unit_path(sub, "ukey.conf");
+	struct ukey_config cfg = { 0 };
+
+	assert_int_equal(mkdir(config, 0700), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(unit_write_file(conf, "token = HOME-CONF\n", 18), 0);
+	setenv("XDG_CONFIG_HOME", "relative/config", 1);
+	assert_int_equal(ukey_config_load(NULL, &cfg), 0);
+	assert_non_null(cfg.token);
+	assert_string_equal(cfg.token, "HOME-CONF");
+	ukey_config_clear(&cfg);
+	free(config);
+	free(sub);
+	free(conf);
+}
+
+/* Without a usable HOME there is no default state directory: left unset, so PIN commands refuse clearly. */
+static void load_without_home_leaves_state_dir_unset(void **state)
+{
+	struct ukey_config cfg = { 0 };
+
+	(void)state;
+	unsetenv("HOME");
+	assert_int_equal(ukey_config_load(NULL, &cfg), 0);
+	assert_null(cfg.state_dir);
+	assert_string_equal(cfg.module, UKEY_DEFAULT_MODULE);
+	ukey_config_clear(&cfg);
+	setenv("HOME", "relative-home", 1);
+	assert_int_equal(ukey_config_load(NULL, &cfg), 0);
+	assert_null(cfg.state_dir);
+	ukey_config_clear(&cfg);
+}
+
 /* A malformed default file is an error (with file:line on stderr), not silently skipped. */
 static void load_malformed_file_fails(void **state)
 {
@@ -363,6 +400,8 @@ int main(int argc, char **argv)
 		ENV_CASE(load_env_overrides_file),
 		ENV_CASE(load_defaults),
 		ENV_CASE(load_relative_xdg_state_home_ignored),
+		ENV_CASE(load_relative_xdg_config_home_ignored),
+		ENV_CASE(load_without_home_leaves_state_dir_unset),
 		ENV_CASE(load_malformed_file_fails),
 		ENV_CASE(load_missing_explicit_file_fails),
 		ENV_CASE(load_oversized_file_fails),

@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "base/log.h"
+
 /*
  * ctest registers each case as its own test (tests/unit/CMakeLists.txt) and
  * runs the program as `test-x CASE`. A case that cannot run here calls
@@ -76,6 +78,8 @@ static inline int unit_main(const char *group, const struct CMUnitTest *tests, s
 {
 	int i;
 
+	/* UKEY_DEBUG=all shows the code's debug lines when a case fails. */
+	ukey_log_setup(group);
 	if (argc < 2)
 		return _cmocka_run_group_tests(group, tests, n, NULL, NULL) == 0 ? 0 : 1;
 	if (strcmp(argv[1], "--list") == 0) {
