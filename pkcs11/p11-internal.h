@@ -28,10 +28,10 @@ int ukey_raw_find(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls
 int ukey_raw_attr(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
 		  uint8_t **ret, size_t *ret_len);
 /* ukey_raw_key_match: compare the public key object with CKA_ID id against the certificate's key. */
-enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size_t id_len,
+enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len,
 				       const uint8_t *cert_der, size_t cert_len);
 /* ukey_raw_sign: sign with the private key of CKA_ID id (any, when id_len is 0); needs the user logged in. */
-int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
+int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
 		  const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len);
 
 #endif

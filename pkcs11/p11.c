@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Module loading, token lists and sessions over libp11 and the module's raw function list. */
+/* Module loading through libp11; token lists, certificates and sessions through the raw function list. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,21 +19,17 @@
 #include "p11-internal.h"
 #include "p11.h"
 
-/* Exported by libp11 0.4.12 but missing from its header. */
-int ERR_get_CKR_code(void);
-
 struct ukey_p11 {
 	char *path;
-	PKCS11_CTX *ctx;          /* the one libp11 context for this module in this process */
+	PKCS11_CTX *ctx;          /* the one libp11 context for this module in this process; owns C_Initialize */
 	void *dl;                 /* our own reference to the same dlopen() handle */
 	CK_FUNCTION_LIST *fl;     /* the module's raw function list, for what libp11 lacks */
 };
 
 struct ukey_session {
 	struct ukey_p11 *p11;
-	PKCS11_SLOT *slots;       /* owned: released only in ukey_session_free() */
-	unsigned int nslots;
-	PKCS11_SLOT *slot;        /* points into slots */
+	CK_SLOT_ID slot_id;
+	CK_SESSION_HANDLE h;      /* our own read-write session */
 	char serial[UKEY_P11_SERIAL_MAX];
 	bool logged_in;
 };
@@ -79,28 +76,6 @@ int ukey_err_from_ckr(unsigned long rv)
 		log_debug("unexpected CKR 0x%lx", rv);
 		return -UKEY_E_INTERNAL;
 	}
-}
-
-/*
- * libp11 reports a module's CKR as an OpenSSL error of its own library
- * code whose reason is the CKR. Take the last such one and clear the queue,
- * so a stale error never leaks into the next call.
- */
-static int err_from_libp11(int fallback)
-{
-	int ckr_lib = ERR_get_CKR_code();
-	unsigned long e, ckr = 0;
-	bool found = false;
-
-	while ((e = ERR_get_error()) != 0) {
-		if (ERR_GET_LIB(e) == ckr_lib) {
-			ckr = ERR_GET_REASON(e);
-			found = true;
-		}
-	}
-	if (!found)
-		return fallback;
-	return ckr == CKR_OK ? fallback : ukey_err_from_ckr(ckr);
 }
 
 int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11)
@@ -305,53 +280,54 @@ int ukey_p11_select(const struct ukey_token_info *tokens, size_t n, const char *
 	return found;
 }
 
-/* Enumerate libp11 slots and find the one holding the token with this serial. */
-static int slots_find(struct ukey_p11 *p11, const char *serial, PKCS11_SLOT **ret_slots, unsigned int *ret_n,
-		      PKCS11_SLOT **ret_slot)
-{
-	PKCS11_SLOT *slots = NULL;
-	unsigned int n = 0;
-
-	if (PKCS11_enumerate_slots(p11->ctx, &slots, &n) < 0)
-		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
-	for (unsigned int i = 0; i < n; i++) {
-		PKCS11_TOKEN *t = slots[i].token;
-		char s[UKEY_P11_SERIAL_MAX];
-
-		if (!t || !t->serialnr)
-			continue;
-		copy_padded(s, sizeof(s), (const unsigned char *)t->serialnr, strlen(t->serialnr));
-		if (strcmp(s, serial) == 0) {
-			*ret_slots = slots;
-			*ret_n = n;
-			*ret_slot = &slots[i];
-			return 0;
-		}
-	}
-	PKCS11_release_all_slots(p11->ctx, slots, n);
-	return -UKEY_E_TOKEN_REMOVED;
-}
-
-static void ids_copy(struct ukey_cert_info *c, const unsigned char *id, size_t id_len)
+static void ids_copy(struct ukey_cert_info *c, const uint8_t *id, size_t id_len)
 {
 	c->id_len = id_len < sizeof(c->id) ? id_len : sizeof(c->id);
 	if (id && c->id_len)
 		memcpy(c->id, id, c->id_len);
 }
 
-int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs)
+/* One certificate object: label and id always; parsed fields when CKA_VALUE is a certificate. */
+static int cert_read(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, struct ukey_cert_info *c)
 {
-	PKCS11_SLOT *slots = NULL, *slot = NULL;
-	PKCS11_CERT *certs = NULL;
-	unsigned int nslots = 0, n = 0;
-	struct ukey_cert_info *out = NULL;
+	uint8_t *v = NULL, *id = NULL;
+	size_t len = 0, id_len = 0;
 	int r;
 
-	r = slots_find(p11, serial, &slots, &nslots, &slot);
-	if (r < 0)
+	ukey_raw_attr(fl, h, o, CKA_ID, &id, &id_len);
+	/* A CKA_VALUE that is not a certificate (R-D3) is listed as unreadable, not as an error. */
+	if (ukey_raw_attr(fl, h, o, CKA_VALUE, &v, &len) == 0 && ukey_cert_info_from_der(v, len, c) == 0)
+		c->key_match = ukey_raw_key_match(fl, h, id, id_len, v, len);
+	free(v);
+	ids_copy(c, id, id_len);
+	free(id);
+	r = ukey_raw_attr(fl, h, o, CKA_LABEL, &v, &len);
+	c->label = r == 0 ? strndup((const char *)v, len) : strdup("");
+	free(v);
+	return c->label ? 0 : -ENOMEM;
+}
+
+int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
+	CK_OBJECT_HANDLE objs[UKEY_P11_MAX_OBJECTS];
+	struct ukey_cert_info *out = NULL;
+	struct ukey_token_info t;
+	CK_SESSION_HANDLE h;
+	CK_ULONG n = 0;
+	CK_RV rv;
+	int r;
+
+	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0 || (r = ukey_raw_session_open(p11->fl, t.slot_id, &h)) < 0)
 		return r;
-	if (PKCS11_enumerate_certs(slot->token, &certs, &n) < 0) {
-		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
+	rv = p11->fl->C_FindObjectsInit(h, &tmpl, 1);
+	if (rv == CKR_OK) {
+		rv = p11->fl->C_FindObjects(h, objs, UKEY_P11_MAX_OBJECTS, &n);
+		p11->fl->C_FindObjectsFinal(h);
+	}
+	if (rv != CKR_OK) {
+		r = ukey_err_from_ckr(rv);
 		goto out;
 	}
 	out = calloc(n ? n : 1, sizeof(*out));
@@ -359,59 +335,42 @@ int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_in
 		r = -ENOMEM;
 		goto out;
 	}
-	for (unsigned int i = 0; i < n; i++) {
-		struct ukey_cert_info *c = &out[i];
-		unsigned char *der = NULL;
-		int len;
-
-		/* libp11 leaves x509 NULL for a CKA_VALUE that is not a certificate: listed as unreadable. */
-		if (certs[i].x509 && (len = i2d_X509(certs[i].x509, &der)) > 0) {
-			if (ukey_cert_info_from_der(der, (size_t)len, c) == 0)
-				c->key_match = ukey_raw_key_match(p11->fl, PKCS11_get_slotid_from_slot(slot),
-								  certs[i].id, certs[i].id_len, der, (size_t)len);
-			OPENSSL_free(der);
-		}
-		c->label = strdup(certs[i].label ? certs[i].label : "");
-		ids_copy(c, certs[i].id, certs[i].id_len);
-		if (!c->label) {
-			ukey_cert_info_free_array(out, i + 1);
+	for (CK_ULONG i = 0; i < n; i++)
+		if ((r = cert_read(p11->fl, h, objs[i], &out[i])) < 0) {
+			ukey_cert_info_free_array(out, n);
 			out = NULL;
-			r = -ENOMEM;
 			goto out;
 		}
-	}
 	*ret_certs = out;
 	out = NULL;
 	r = (int)n;
 out:
 	free(out);
-	ERR_clear_error();
-	PKCS11_release_all_slots(p11->ctx, slots, nslots);
+	p11->fl->C_CloseSession(h);
 	return r;
 }
 
 int ukey_session_open(struct ukey_p11 *p11, const char *serial, struct ukey_session **ret_session)
 {
+	struct ukey_token_info t;
 	struct ukey_session *s;
+	CK_RV rv;
 	int r;
 
-	if (strlen(serial) >= sizeof(s->serial))
-		return -UKEY_E_TOKEN_NOT_FOUND;
+	/* Looked up afresh: a token moved to another slot (re-plugged) is still found by its serial. */
+	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0)
+		return r;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->p11 = p11;
-	strcpy(s->serial, serial);
-	r = slots_find(p11, serial, &s->slots, &s->nslots, &s->slot);
-	if (r < 0) {
+	s->slot_id = t.slot_id;
+	snprintf(s->serial, sizeof(s->serial), "%s", serial);
+	/* Read-write: C_SetPIN and (later) key generation need it. */
+	rv = p11->fl->C_OpenSession(t.slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->h);
+	if (rv != CKR_OK) {
 		free(s);
-		return r;
-	}
-	/* libp11 needs the read-write session open before a login (C_SetPIN needs RW too). */
-	if (PKCS11_open_session(s->slot, 1) < 0) {
-		r = err_from_libp11(-UKEY_E_TOKEN_FAILED);
-		ukey_session_free(s);
-		return r;
+		return ukey_err_from_ckr(rv);
 	}
 	*ret_session = s;
 	return 0;
@@ -421,11 +380,9 @@ struct ukey_session *ukey_session_free(struct ukey_session *s)
 {
 	if (!s)
 		return NULL;
-	/* Logging out also makes libp11 cleanse the PIN copy it keeps for re-login after fork(). */
 	if (s->logged_in)
-		PKCS11_logout(s->slot);
-	PKCS11_release_all_slots(s->p11->ctx, s->slots, s->nslots);
-	ERR_clear_error();
+		s->p11->fl->C_Logout(s->h);
+	s->p11->fl->C_CloseSession(s->h);
 	free(s);
 	return NULL;
 }
@@ -437,23 +394,28 @@ const char *ukey_session_serial(const struct ukey_session *s)
 
 int ukey_session_login(struct ukey_session *s, const char *pin)
 {
-	ERR_clear_error();
-	/* libp11 0.4.12 answers success to a wrong PIN while logged in: always start logged out. */
-	PKCS11_logout(s->slot);
-	ERR_clear_error();
+	CK_RV rv;
+
+	/*
+	 * Always start logged out, so the PIN given now is the PIN checked now
+	 * (libp11 0.4.12 reports success for a wrong PIN while logged in; a raw
+	 * C_Login would answer CKR_USER_ALREADY_LOGGED_IN without checking it).
+	 */
+	s->p11->fl->C_Logout(s->h);
 	s->logged_in = false;
-	if (PKCS11_login(s->slot, 0, pin) < 0)
-		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
+	rv = s->p11->fl->C_Login(s->h, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
+	if (rv != CKR_OK)
+		return ukey_err_from_ckr(rv);
 	s->logged_in = true;
 	return 0;
 }
 
 int ukey_session_change_pin(struct ukey_session *s, const char *old_pin, const char *new_pin)
 {
-	ERR_clear_error();
-	if (PKCS11_change_pin(s->slot, old_pin, new_pin) < 0)
-		return err_from_libp11(-UKEY_E_TOKEN_FAILED);
-	return 0;
+	CK_RV rv = s->p11->fl->C_SetPIN(s->h, (CK_UTF8CHAR_PTR)old_pin, strlen(old_pin), (CK_UTF8CHAR_PTR)new_pin,
+					strlen(new_pin));
+
+	return ukey_err_from_ckr(rv);
 }
 
 int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
@@ -461,8 +423,7 @@ int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, 
 {
 	if (!s->logged_in)
 		return -UKEY_E_NOT_LOGGED_IN;
-	return ukey_raw_sign(s->p11->fl, PKCS11_get_slotid_from_slot(s->slot), id, id_len, mech, data, data_len,
-			     ret_sig, ret_len);
+	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, data, data_len, ret_sig, ret_len);
 }
 
 /* Raw access for what libp11 0.4 lacks (EC key generation, data objects): for the layer's own files. */

@@ -10,20 +10,28 @@
 
 /*
  * This layer knows PKCS#11 and X.509, nothing about CA rules, the PIN
- * lockout or JSON (those live in agent/). It is built on libp11 0.4 and
- * uses the module's raw CK_FUNCTION_LIST where libp11 has no call or
- * caches state:
+ * lockout or JSON (those live in agent/).
  *
- *  - token lists come from C_GetSlotList/C_GetTokenInfo every time, never
- *    from libp11's cached slot list (stale flags; PKCS11_update_slots
- *    crashes with two or more slots);
- *  - each session owns its own libp11 slot array and releases it only when
- *    it is freed, so no EVP_PKEY outlives its slots (use-after-free in
- *    libp11 0.4.12);
- *  - a login first logs out, because libp11 reports success for a wrong
- *    PIN while already logged in;
- *  - one PKCS11_CTX per module per process: struct ukey_p11 is that context.
+ * libp11 0.4 owns the module: one PKCS11_CTX per module per process
+ * (libp11 forbids two), which dlopen()s it and calls C_Initialize /
+ * C_Finalize. Everything else goes through the module's raw
+ * CK_FUNCTION_LIST, because libp11 0.4.12's object and session calls have
+ * traps that were measured here and that an agent cannot design around:
  *
+ *  - its slot list caches token flags (stale after a wrong PIN) and
+ *    PKCS11_update_slots crashes with two or more slots: token lists here
+ *    come from C_GetSlotList/C_GetTokenInfo every time;
+ *  - PKCS11_release_all_slots() calls C_CloseAllSessions on every slot,
+ *    which logs the application out of every token: listing certificates
+ *    while another session is logged in would log it out;
+ *  - an EVP_PKEY from PKCS11_get_*_key() leaks its key and slot objects,
+ *    and is a use-after-free once its slots are released;
+ *  - PKCS11_login with a wrong PIN while logged in reports success, and a
+ *    wrong PIN surfaces only as an OpenSSL error queue entry.
+ *
+ * So each session here is one C_OpenSession of our own; a login logs out
+ * first; errors are CK_RVs mapped once (ukey_err_from_ckr). libp11 stays
+ * the bridge to OpenSSL where one is needed (TLS client auth, CA sync).
  * None of these functions keep a copy of a PIN.
  */
 

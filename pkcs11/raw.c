@@ -21,11 +21,12 @@
 #include "p11-internal.h"
 
 /*
- * Why not libp11 here: in libp11 0.4.12 an EVP_PKEY from
- * PKCS11_get_public_key()/PKCS11_get_private_key() keeps a reference on its
- * slot that PKCS11_release_all_slots() never drops, so every key used leaks
- * its key and slot objects (seen with LeakSanitizer). A long-running agent
- * cannot afford that, and the raw calls are short.
+ * Why not libp11 for objects and sessions (both measured here, see p11.h):
+ * an EVP_PKEY from PKCS11_get_public_key()/PKCS11_get_private_key() leaks
+ * its key and slot objects, and PKCS11_release_all_slots() calls
+ * C_CloseAllSessions on every slot, which logs the whole application out
+ * of every token. An agent that lists keys while a user is signing cannot
+ * live with either; the raw calls are short.
  */
 
 int ukey_raw_session_open(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, CK_SESSION_HANDLE *ret)
@@ -125,18 +126,17 @@ static int ec_point_equals(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_
 	return r;
 }
 
-enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size_t id_len,
+enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len,
 				       const uint8_t *cert_der, size_t cert_len)
 {
 	enum ukey_key_match m = UKEY_KEY_MATCH_UNKNOWN;
 	const unsigned char *p = cert_der;
-	CK_SESSION_HANDLE h;
 	CK_OBJECT_HANDLE o;
 	X509 *x = NULL;
 	EVP_PKEY *pkey;
 	int r = 0;
 
-	if (id_len == 0 || ukey_raw_session_open(fl, slot, &h) < 0)
+	if (id_len == 0)
 		return m;
 	x = d2i_X509(NULL, &p, (long)cert_len);
 	pkey = x ? X509_get0_pubkey(x) : NULL;
@@ -157,7 +157,6 @@ enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, co
 			m = r ? UKEY_KEY_MATCH_YES : UKEY_KEY_MATCH_NO;
 	}
 	X509_free(x);
-	fl->C_CloseSession(h);
 	ERR_clear_error();
 	return m;
 }
@@ -190,12 +189,11 @@ static int ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **ret, size_
 	return 0;
 }
 
-int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
+int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
 		  const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len)
 {
 	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
 	CK_MECHANISM m = { 0, NULL, 0 };
-	CK_SESSION_HANDLE h;
 	CK_OBJECT_HANDLE key;
 	uint8_t digest[SHA256_DIGEST_LENGTH], *sig = NULL;
 	const uint8_t *in = data;
@@ -222,13 +220,11 @@ int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size
 	default:
 		return -UKEY_E_USAGE;
 	}
-	if ((r = ukey_raw_session_open(fl, slot, &h)) < 0)
-		return r;
 	r = ukey_raw_find(fl, h, CKO_PRIVATE_KEY, id, id_len, &key);
 	if (r == -ENOENT)
 		r = -UKEY_E_KEY_NOT_FOUND;
 	if (r < 0)
-		goto out;
+		return r;
 	/* Two-call form: ask the length, then sign into a buffer of that size. */
 	if ((rv = fl->C_SignInit(h, &m, key)) != CKR_OK || (rv = fl->C_Sign(h, (CK_BYTE_PTR)in, in_len, NULL, &sig_len)) != CKR_OK) {
 		r = ukey_err_from_ckr(rv);
@@ -253,7 +249,6 @@ int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, const uint8_t *id, size
 	r = 0;
 out:
 	free(sig);
-	fl->C_CloseSession(h);
 	return r;
 }
 
