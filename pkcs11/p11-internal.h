@@ -25,8 +25,8 @@ int ukey_raw_session_open(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, CK_SESSION_HAND
 /* ukey_raw_find: the first object of class cls (and CKA_ID id when id_len > 0); -ENOENT when none. */
 int ukey_raw_find(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, const uint8_t *id, size_t id_len,
 		  CK_OBJECT_HANDLE *ret);
-int ukey_raw_attr(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
-		  uint8_t **ret, size_t *ret_len);
+int ukey_raw_attr(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uint8_t **ret,
+		  size_t *ret_len);
 /* ukey_raw_key_match: compare the public key object with CKA_ID id against the certificate's key. */
 enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len,
 				       const uint8_t *cert_der, size_t cert_len);

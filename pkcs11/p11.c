@@ -21,15 +21,15 @@
 
 struct ukey_p11 {
 	char *path;
-	PKCS11_CTX *ctx;          /* the one libp11 context for this module in this process; owns C_Initialize */
-	void *dl;                 /* our own reference to the same dlopen() handle */
-	CK_FUNCTION_LIST *fl;     /* the module's raw function list, for what libp11 lacks */
+	PKCS11_CTX *ctx; /* the one libp11 context for this module in this process; owns C_Initialize */
+	void *dl; /* our own reference to the same dlopen() handle */
+	CK_FUNCTION_LIST *fl; /* the module's raw function list, for what libp11 lacks */
 };
 
 struct ukey_session {
 	struct ukey_p11 *p11;
 	CK_SLOT_ID slot_id;
-	CK_SESSION_HANDLE h;      /* our own read-write session */
+	CK_SESSION_HANDLE h; /* our own read-write session */
 	char serial[UKEY_P11_SERIAL_MAX];
 	bool logged_in;
 };

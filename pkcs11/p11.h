@@ -52,18 +52,18 @@ struct ukey_token_info {
 	bool user_pin_initialized;
 	bool login_required;
 	bool protected_auth_path; /* PIN pad on the reader: PIN entered there, not here */
-	bool pin_count_low;       /* CKF_USER_PIN_COUNT_LOW */
-	bool pin_final_try;       /* CKF_USER_PIN_FINAL_TRY */
-	bool pin_locked;          /* CKF_USER_PIN_LOCKED */
-	bool pin_to_be_changed;   /* CKF_USER_PIN_TO_BE_CHANGED */
+	bool pin_count_low; /* CKF_USER_PIN_COUNT_LOW */
+	bool pin_final_try; /* CKF_USER_PIN_FINAL_TRY */
+	bool pin_locked; /* CKF_USER_PIN_LOCKED */
+	bool pin_to_be_changed; /* CKF_USER_PIN_TO_BE_CHANGED */
 	unsigned long min_pin_len;
 	unsigned long max_pin_len;
 };
 
 enum ukey_key_match {
 	UKEY_KEY_MATCH_UNKNOWN, /* no public key object with the certificate's CKA_ID */
-	UKEY_KEY_MATCH_YES,     /* the public key object with the same CKA_ID holds the certificate's key */
-	UKEY_KEY_MATCH_NO,      /* it holds a different key: the certificate is not for this key */
+	UKEY_KEY_MATCH_YES, /* the public key object with the same CKA_ID holds the certificate's key */
+	UKEY_KEY_MATCH_NO, /* it holds a different key: the certificate is not for this key */
 };
 
 #define UKEY_P11_ID_MAX 64
@@ -74,7 +74,7 @@ struct ukey_cert_info {
 	uint8_t id[UKEY_P11_ID_MAX];
 	size_t id_len;
 	bool readable;
-	char *subject;    /* RFC 2253 one-line form, UTF-8 */
+	char *subject; /* RFC 2253 one-line form, UTF-8 */
 	char *subject_cn; /* NULL when absent */
 	char *subject_o;
 	char *issuer;
@@ -196,8 +196,8 @@ int ukey_session_change_pin(struct ukey_session *s, const char *old_pin, const c
 
 enum ukey_sign_mech {
 	UKEY_SIGN_RSA_PKCS1_SHA256, /* RSA PKCS#1 v1.5 over SHA-256 of the data */
-	UKEY_SIGN_RSA_PSS_SHA256,   /* RSA-PSS, SHA-256, MGF1-SHA-256, salt 32 */
-	UKEY_SIGN_ECDSA_SHA256,     /* ECDSA over SHA-256, DER-encoded signature */
+	UKEY_SIGN_RSA_PSS_SHA256, /* RSA-PSS, SHA-256, MGF1-SHA-256, salt 32 */
+	UKEY_SIGN_ECDSA_SHA256, /* ECDSA over SHA-256, DER-encoded signature */
 };
 
 /*

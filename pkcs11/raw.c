@@ -57,8 +57,8 @@ int ukey_raw_find(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls
 }
 
 /* Read one attribute into a new buffer (freed by the caller). Values over 64 KiB are refused. */
-int ukey_raw_attr(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type,
-		  uint8_t **ret, size_t *ret_len)
+int ukey_raw_attr(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, uint8_t **ret,
+		  size_t *ret_len)
 {
 	CK_ATTRIBUTE a = { type, NULL, 0 };
 	CK_RV rv;
@@ -110,7 +110,8 @@ static int ec_point_equals(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_
 
 	if ((r = ukey_raw_attr(fl, h, o, CKA_EC_POINT, &v, &len)) < 0)
 		return r;
-	if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, sizeof(pub), &pub_len) != 1) {
+	r = EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, sizeof(pub), &pub_len);
+	if (r != 1) {
 		free(v);
 		return 0;
 	}
@@ -226,7 +227,8 @@ int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, 
 	if (r < 0)
 		return r;
 	/* Two-call form: ask the length, then sign into a buffer of that size. */
-	if ((rv = fl->C_SignInit(h, &m, key)) != CKR_OK || (rv = fl->C_Sign(h, (CK_BYTE_PTR)in, in_len, NULL, &sig_len)) != CKR_OK) {
+	if ((rv = fl->C_SignInit(h, &m, key)) != CKR_OK ||
+	    (rv = fl->C_Sign(h, (CK_BYTE_PTR)in, in_len, NULL, &sig_len)) != CKR_OK) {
 		r = ukey_err_from_ckr(rv);
 		goto out;
 	}
@@ -295,8 +297,8 @@ static char *raw_key_type(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_H
 	return strdup(buf);
 }
 
-static int raw_collect_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls,
-			    struct ukey_key_info *out, size_t max, size_t *n)
+static int raw_collect_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_CLASS cls, struct ukey_key_info *out,
+			    size_t max, size_t *n)
 {
 	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
 	CK_OBJECT_HANDLE objs[UKEY_P11_MAX_OBJECTS];

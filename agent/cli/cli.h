@@ -15,9 +15,9 @@
 struct cli {
 	struct ukey_config cfg; /* module, state dir, default token after flags/env/file */
 	bool json;
-	struct ukey_p11 *p11;   /* loaded on first use by cli_p11() */
+	struct ukey_p11 *p11; /* loaded on first use by cli_p11() */
 	struct ukey_store *store;
-	int store_error;        /* why store is NULL, once cli_store() was called */
+	int store_error; /* why store is NULL, once cli_store() was called */
 	bool store_tried;
 	unsigned max_tries;
 };

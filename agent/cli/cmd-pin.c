@@ -24,14 +24,15 @@ static void print_pin_state(struct cli *c, const struct ukey_token_info *t, cons
 		return;
 	}
 	if (result && strcmp(result, "verified") == 0)
-		printf(_("PIN correct for \"%s\" (serial %s): %u of %u tries left.\n"), cli_safe(t->label), cli_safe(t->serial),
-		       st->tries_left, st->max_tries);
+		printf(_("PIN correct for \"%s\" (serial %s): %u of %u tries left.\n"), cli_safe(t->label),
+		       cli_safe(t->serial), st->tries_left, st->max_tries);
 	else if (st->locked)
 		printf(_("PIN of \"%s\" (serial %s): locked (R-P2); unlocking is free, online or at the service "
-			 "point (R-P3).\n"), cli_safe(t->label), cli_safe(t->serial));
+			 "point (R-P3).\n"),
+		       cli_safe(t->label), cli_safe(t->serial));
 	else
-		printf(_("PIN of \"%s\" (serial %s): %u of %u tries left.\n"), cli_safe(t->label), cli_safe(t->serial), st->tries_left,
-		       st->max_tries);
+		printf(_("PIN of \"%s\" (serial %s): %u of %u tries left.\n"), cli_safe(t->label), cli_safe(t->serial),
+		       st->tries_left, st->max_tries);
 }
 
 /* The sentence after a PIN the key rejected, with what is left (R-P1). */
@@ -42,8 +43,7 @@ static int fail_wrong_pin(struct cli *c, int r, const struct ukey_pin_state *st)
 				_("Wrong PIN: that was the last try and the key is now locked (R-P1); unlocking is "
 				  "free, online or at the service point (R-P3)."));
 	if (st->tries_left == 1)
-		return cli_fail(c, r, "R-P1", st,
-				_("Wrong PIN: 1 try left; one more wrong PIN locks the key (R-P1)."));
+		return cli_fail(c, r, "R-P1", st, _("Wrong PIN: 1 try left; one more wrong PIN locks the key (R-P1)."));
 	return cli_fail(c, r, "R-P1", st, _("Wrong PIN: %u tries left before the key locks."), st->tries_left);
 }
 
@@ -166,7 +166,8 @@ static int pin_change(struct cli *c)
 	memset(new_pin, 0, sizeof(new_pin));
 	if ((r = pin_prepare(c, &t, &store, &st)) < 0)
 		return r;
-	snprintf(prompt, sizeof(prompt), _("Current PIN for \"%s\" (%u tries left): "), cli_safe(t.label), st.tries_left);
+	snprintf(prompt, sizeof(prompt), _("Current PIN for \"%s\" (%u tries left): "), cli_safe(t.label),
+		 st.tries_left);
 	if ((r = ukey_pin_read(prompt, old_pin, sizeof(old_pin))) < 0 ||
 	    (r = ukey_pin_validate(old_pin, t.min_pin_len, t.max_pin_len)) < 0 ||
 	    (r = ukey_pin_read(_("New PIN: "), new_pin, sizeof(new_pin))) < 0 ||
@@ -227,6 +228,6 @@ int cmd_pin(struct cli *c, int argc, char **argv)
 		return pin_verify(c);
 	if (strcmp(argv[1], "change") == 0)
 		return pin_change(c);
-	return cli_fail(c, -UKEY_E_USAGE, NULL, NULL,
-			_("Unknown 'pin' command \"%s\": use status, verify or change."), argv[1]);
+	return cli_fail(c, -UKEY_E_USAGE, NULL, NULL, _("Unknown 'pin' command \"%s\": use status, verify or change."),
+			argv[1]);
 }

@@ -190,8 +190,8 @@ static void cert_text(const struct ukey_cert_info *ci, time_t now)
 	hex(ci->id, ci->id_len, id, sizeof(id));
 	if (!ci->readable) {
 		/* R-D3 names this case: the key answers but its certificate cannot be recognised. */
-		printf(_("  Certificate \"%s\" (id %s): unreadable, not a valid X.509 certificate.\n"), cli_safe(ci->label),
-		       id);
+		printf(_("  Certificate \"%s\" (id %s): unreadable, not a valid X.509 certificate.\n"),
+		       cli_safe(ci->label), id);
 		return;
 	}
 	ukey_validity_eval(ci->not_before, ci->not_after, now, &v);
@@ -213,7 +213,8 @@ static void cert_text(const struct ukey_cert_info *ci, time_t now)
 		break;
 	case UKEY_VALIDITY_EXPIRED:
 		if (v.renewal_open)
-			printf(_("    Status:   expired %ld days ago: renew online now (R-R2, R-R4)\n"), v.days_expired);
+			printf(_("    Status:   expired %ld days ago: renew online now (R-R2, R-R4)\n"),
+			       v.days_expired);
 		else
 			printf(_("    Status:   expired %ld days ago: renewal needs documents and CA approval (R-R5)\n"),
 			       v.days_expired);

@@ -187,8 +187,8 @@ int cli_store(struct cli *c, struct ukey_store **ret)
 {
 	if (!c->store_tried) {
 		c->store_tried = true;
-		c->store_error = c->cfg.state_dir ? ukey_store_open(c->cfg.state_dir, &c->store)
-						  : -UKEY_E_STATE_UNAVAILABLE;
+		c->store_error =
+			c->cfg.state_dir ? ukey_store_open(c->cfg.state_dir, &c->store) : -UKEY_E_STATE_UNAVAILABLE;
 	}
 	if (!c->store)
 		return c->store_error;

@@ -10,10 +10,10 @@
 #define UKEY_CONFIG_MAX_SIZE (64 * 1024)
 
 struct ukey_config {
-	char *module;    /* PKCS#11 module path */
+	char *module; /* PKCS#11 module path */
 	char *state_dir; /* directory of state.db */
-	char *token;     /* default --token selector, may be NULL */
-	char *source;    /* the file read, or NULL */
+	char *token; /* default --token selector, may be NULL */
+	char *source; /* the file read, or NULL */
 };
 
 /*

@@ -21,12 +21,12 @@
 /* The PIN state of one token: ukey's own journal and the token's flags, the stricter of the two. */
 struct ukey_pin_state {
 	unsigned max_tries;
-	unsigned failures;     /* counted by ukey; 0 when counted is false */
-	unsigned tries_left;   /* 0 when locked */
-	bool counted;          /* the store could be read: failures is known */
-	bool locked;           /* R-P2: no attempt will be made */
-	bool locked_by_token;  /* the token itself reports CKF_USER_PIN_LOCKED */
-	bool final_try;        /* one try left (either side says so) */
+	unsigned failures; /* counted by ukey; 0 when counted is false */
+	unsigned tries_left; /* 0 when locked */
+	bool counted; /* the store could be read: failures is known */
+	bool locked; /* R-P2: no attempt will be made */
+	bool locked_by_token; /* the token itself reports CKF_USER_PIN_LOCKED */
+	bool final_try; /* one try left (either side says so) */
 };
 
 /*

@@ -189,8 +189,8 @@ int ukey_store_open(const char *dir, struct ukey_store **ret_store)
 		free(store);
 		return -ENOMEM;
 	}
-	rc = sqlite3_open_v2(store->path, &store->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, NULL);
+	rc = sqlite3_open_v2(store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
 	if (rc != SQLITE_OK) {
 		r = store_fail(store, rc, "opening the state database");
 		goto fail;
@@ -199,10 +199,8 @@ int ukey_store_open(const char *dir, struct ukey_store **ret_store)
 	sqlite3_busy_timeout(store->db, UKEY_STORE_BUSY_MS);
 	sqlite3_extended_result_codes(store->db, 1);
 	/* WAL lets the CLI read while ukeyd writes; FULL makes every committed attempt durable. */
-	if ((r = exec(store, "PRAGMA journal_mode = WAL")) < 0 ||
-	    (r = exec(store, "PRAGMA synchronous = FULL")) < 0 ||
-	    (r = exec(store, "PRAGMA foreign_keys = ON")) < 0 ||
-	    (r = migrate(store)) < 0)
+	if ((r = exec(store, "PRAGMA journal_mode = WAL")) < 0 || (r = exec(store, "PRAGMA synchronous = FULL")) < 0 ||
+	    (r = exec(store, "PRAGMA foreign_keys = ON")) < 0 || (r = migrate(store)) < 0)
 		goto fail;
 	*ret_store = store;
 	return 0;

@@ -24,9 +24,9 @@ struct ukey_store;
 
 /* What became of one counted PIN attempt (see ukey_store_pin_attempt_end()). */
 enum ukey_attempt_outcome {
-	UKEY_ATTEMPT_SUCCESS,       /* the PIN was right: clear this and every earlier attempt */
-	UKEY_ATTEMPT_WRONG,         /* the token said the PIN is wrong: stays counted */
-	UKEY_ATTEMPT_UNCERTAIN,     /* the token failed or vanished mid-call: stays counted */
+	UKEY_ATTEMPT_SUCCESS, /* the PIN was right: clear this and every earlier attempt */
+	UKEY_ATTEMPT_WRONG, /* the token said the PIN is wrong: stays counted */
+	UKEY_ATTEMPT_UNCERTAIN, /* the token failed or vanished mid-call: stays counted */
 	UKEY_ATTEMPT_NOT_EVALUATED, /* the token rejected the call before checking the PIN: refunded */
 };
 

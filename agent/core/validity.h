@@ -15,7 +15,7 @@ enum ukey_validity_status {
 	UKEY_VALIDITY_NOT_YET_VALID,
 	UKEY_VALIDITY_VALID,
 	UKEY_VALIDITY_EXPIRING, /* valid, fewer than 90 days left: renewal is open (R-R2) */
-	UKEY_VALIDITY_EXPIRED,  /* R-R1: must be renewed to be usable */
+	UKEY_VALIDITY_EXPIRED, /* R-R1: must be renewed to be usable */
 };
 
 struct ukey_validity {

@@ -21,22 +21,38 @@ static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
 	[UKEY_E_INTERNAL - UKEY_E_BASE] = { "internal", N_("Internal error"), UKEY_EXIT_FAILURE, -32000 },
 	[UKEY_E_USAGE - UKEY_E_BASE] = { "usage", N_("Invalid request: see 'ukey --help'"), UKEY_EXIT_USAGE, -32602 },
 	[UKEY_E_PIN_INCORRECT - UKEY_E_BASE] = { "pin-incorrect", N_("Wrong PIN"), UKEY_EXIT_PIN_INCORRECT, -32010 },
-	[UKEY_E_PIN_LOCKED - UKEY_E_BASE] = { "pin-locked", N_("The key is locked after too many wrong PINs"), UKEY_EXIT_PIN_LOCKED, -32011 },
-	[UKEY_E_PIN_INVALID - UKEY_E_BASE] = { "pin-invalid", N_("The PIN is empty, too long, too short or not valid text"), UKEY_EXIT_USAGE, -32012 },
+	[UKEY_E_PIN_LOCKED - UKEY_E_BASE] = { "pin-locked", N_("The key is locked after too many wrong PINs"),
+					      UKEY_EXIT_PIN_LOCKED, -32011 },
+	[UKEY_E_PIN_INVALID - UKEY_E_BASE] = { "pin-invalid",
+					       N_("The PIN is empty, too long, too short or not valid text"),
+					       UKEY_EXIT_USAGE, -32012 },
 	[UKEY_E_NO_TOKEN - UKEY_E_BASE] = { "no-token", N_("No key is inserted"), UKEY_EXIT_NO_TOKEN, -32020 },
-	[UKEY_E_TOKEN_NOT_FOUND - UKEY_E_BASE] = { "token-not-found", N_("No inserted key matches"), UKEY_EXIT_NO_TOKEN, -32021 },
-	[UKEY_E_TOKEN_AMBIGUOUS - UKEY_E_BASE] = { "token-ambiguous", N_("Several keys match"), UKEY_EXIT_USAGE, -32022 },
-	[UKEY_E_TOKEN_REMOVED - UKEY_E_BASE] = { "token-removed", N_("The key was removed during the operation"), UKEY_EXIT_NO_TOKEN, -32023 },
-	[UKEY_E_TOKEN_FAILED - UKEY_E_BASE] = { "token-failed", N_("The key did not answer correctly"), UKEY_EXIT_FAILURE, -32024 },
-	[UKEY_E_MODULE_LOAD - UKEY_E_BASE] = { "module-load", N_("The PKCS#11 module cannot be loaded"), UKEY_EXIT_FAILURE, -32030 },
-	[UKEY_E_STATE_UNAVAILABLE - UKEY_E_BASE] = { "state-unavailable", N_("The state directory cannot be used"), UKEY_EXIT_FAILURE, -32040 },
-	[UKEY_E_STATE_CORRUPT - UKEY_E_BASE] = { "state-corrupt", N_("The state database is damaged"), UKEY_EXIT_FAILURE, -32041 },
-	[UKEY_E_CERT_UNREADABLE - UKEY_E_BASE] = { "cert-unreadable", N_("The certificate cannot be read"), UKEY_EXIT_FAILURE, -32050 },
-	[UKEY_E_KEY_NOT_FOUND - UKEY_E_BASE] = { "key-not-found", N_("No private key for this certificate on the key"), UKEY_EXIT_FAILURE, -32051 },
-	[UKEY_E_NOT_LOGGED_IN - UKEY_E_BASE] = { "not-logged-in", N_("The PIN is needed first"), UKEY_EXIT_FAILURE, -32013 },
-	[UKEY_E_PIN_MISMATCH - UKEY_E_BASE] = { "pin-mismatch", N_("The two new PINs differ"), UKEY_EXIT_USAGE, -32014 },
-	[UKEY_E_NO_TERMINAL - UKEY_E_BASE] = { "no-terminal", N_("No terminal to ask for the PIN"), UKEY_EXIT_USAGE, -32015 },
-	[UKEY_E_UNSUPPORTED - UKEY_E_BASE] = { "unsupported", N_("The key or its module does not support this"), UKEY_EXIT_FAILURE, -32060 },
+	[UKEY_E_TOKEN_NOT_FOUND -
+		UKEY_E_BASE] = { "token-not-found", N_("No inserted key matches"), UKEY_EXIT_NO_TOKEN, -32021 },
+	[UKEY_E_TOKEN_AMBIGUOUS -
+		UKEY_E_BASE] = { "token-ambiguous", N_("Several keys match"), UKEY_EXIT_USAGE, -32022 },
+	[UKEY_E_TOKEN_REMOVED - UKEY_E_BASE] = { "token-removed", N_("The key was removed during the operation"),
+						 UKEY_EXIT_NO_TOKEN, -32023 },
+	[UKEY_E_TOKEN_FAILED -
+		UKEY_E_BASE] = { "token-failed", N_("The key did not answer correctly"), UKEY_EXIT_FAILURE, -32024 },
+	[UKEY_E_MODULE_LOAD -
+		UKEY_E_BASE] = { "module-load", N_("The PKCS#11 module cannot be loaded"), UKEY_EXIT_FAILURE, -32030 },
+	[UKEY_E_STATE_UNAVAILABLE - UKEY_E_BASE] = { "state-unavailable", N_("The state directory cannot be used"),
+						     UKEY_EXIT_FAILURE, -32040 },
+	[UKEY_E_STATE_CORRUPT -
+		UKEY_E_BASE] = { "state-corrupt", N_("The state database is damaged"), UKEY_EXIT_FAILURE, -32041 },
+	[UKEY_E_CERT_UNREADABLE -
+		UKEY_E_BASE] = { "cert-unreadable", N_("The certificate cannot be read"), UKEY_EXIT_FAILURE, -32050 },
+	[UKEY_E_KEY_NOT_FOUND - UKEY_E_BASE] = { "key-not-found", N_("No private key for this certificate on the key"),
+						 UKEY_EXIT_FAILURE, -32051 },
+	[UKEY_E_NOT_LOGGED_IN -
+		UKEY_E_BASE] = { "not-logged-in", N_("The PIN is needed first"), UKEY_EXIT_FAILURE, -32013 },
+	[UKEY_E_PIN_MISMATCH -
+		UKEY_E_BASE] = { "pin-mismatch", N_("The two new PINs differ"), UKEY_EXIT_USAGE, -32014 },
+	[UKEY_E_NO_TERMINAL -
+		UKEY_E_BASE] = { "no-terminal", N_("No terminal to ask for the PIN"), UKEY_EXIT_USAGE, -32015 },
+	[UKEY_E_UNSUPPORTED - UKEY_E_BASE] = { "unsupported", N_("The key or its module does not support this"),
+					       UKEY_EXIT_FAILURE, -32060 },
 	[UKEY_E_CANCELLED - UKEY_E_BASE] = { "cancelled", N_("Cancelled"), UKEY_EXIT_FAILURE, -32070 },
 };
 

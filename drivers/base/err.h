@@ -12,25 +12,25 @@
 enum ukey_error {
 	UKEY_E_BASE = 1000,
 	UKEY_E_INTERNAL = UKEY_E_BASE, /* a bug or an unexpected library answer */
-	UKEY_E_USAGE,                  /* the caller asked for something malformed */
-	UKEY_E_PIN_INCORRECT,          /* the token rejected the PIN */
-	UKEY_E_PIN_LOCKED,             /* R-P1/R-P2: no further PIN attempt allowed */
-	UKEY_E_PIN_INVALID,            /* empty, too long, too short or not UTF-8 */
-	UKEY_E_NO_TOKEN,               /* no token present at all */
-	UKEY_E_TOKEN_NOT_FOUND,        /* --token matched nothing */
-	UKEY_E_TOKEN_AMBIGUOUS,        /* several tokens and no (or an ambiguous) choice */
-	UKEY_E_TOKEN_REMOVED,          /* the token went away during the operation */
-	UKEY_E_TOKEN_FAILED,           /* the token or its module reported a device error */
-	UKEY_E_MODULE_LOAD,            /* the PKCS#11 module is missing or not a module */
-	UKEY_E_STATE_UNAVAILABLE,      /* the state store cannot be opened or written */
-	UKEY_E_STATE_CORRUPT,          /* the state store is damaged or from the future */
-	UKEY_E_CERT_UNREADABLE,        /* a certificate object is not valid DER */
-	UKEY_E_KEY_NOT_FOUND,          /* no private key for the request */
-	UKEY_E_NOT_LOGGED_IN,          /* the operation needs a PIN first */
-	UKEY_E_PIN_MISMATCH,           /* the two entries of a new PIN differ */
-	UKEY_E_NO_TERMINAL,            /* a PIN is needed and there is nowhere to ask */
-	UKEY_E_UNSUPPORTED,            /* the token or module cannot do this */
-	UKEY_E_CANCELLED,              /* the user cancelled */
+	UKEY_E_USAGE, /* the caller asked for something malformed */
+	UKEY_E_PIN_INCORRECT, /* the token rejected the PIN */
+	UKEY_E_PIN_LOCKED, /* R-P1/R-P2: no further PIN attempt allowed */
+	UKEY_E_PIN_INVALID, /* empty, too long, too short or not UTF-8 */
+	UKEY_E_NO_TOKEN, /* no token present at all */
+	UKEY_E_TOKEN_NOT_FOUND, /* --token matched nothing */
+	UKEY_E_TOKEN_AMBIGUOUS, /* several tokens and no (or an ambiguous) choice */
+	UKEY_E_TOKEN_REMOVED, /* the token went away during the operation */
+	UKEY_E_TOKEN_FAILED, /* the token or its module reported a device error */
+	UKEY_E_MODULE_LOAD, /* the PKCS#11 module is missing or not a module */
+	UKEY_E_STATE_UNAVAILABLE, /* the state store cannot be opened or written */
+	UKEY_E_STATE_CORRUPT, /* the state store is damaged or from the future */
+	UKEY_E_CERT_UNREADABLE, /* a certificate object is not valid DER */
+	UKEY_E_KEY_NOT_FOUND, /* no private key for the request */
+	UKEY_E_NOT_LOGGED_IN, /* the operation needs a PIN first */
+	UKEY_E_PIN_MISMATCH, /* the two entries of a new PIN differ */
+	UKEY_E_NO_TERMINAL, /* a PIN is needed and there is nowhere to ask */
+	UKEY_E_UNSUPPORTED, /* the token or module cannot do this */
+	UKEY_E_CANCELLED, /* the user cancelled */
 	_UKEY_E_END
 };
 

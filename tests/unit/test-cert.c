@@ -28,8 +28,8 @@ static const char UNIT_CN[] = "北京测试单位";
  * UTF8String cn (cn_len raw bytes, not checked, so hostile values can be
  * built). Free der.data with OPENSSL_free().
  */
-static struct der make_cert_cn(EVP_PKEY *key, uint64_t serial, time_t not_before, time_t not_after,
-			       const char *cn, int cn_len)
+static struct der make_cert_cn(EVP_PKEY *key, uint64_t serial, time_t not_before, time_t not_after, const char *cn,
+			       int cn_len)
 {
 	X509 *x = X509_new();
 	X509_NAME *subject = X509_NAME_new(), *issuer = X509_NAME_new();
@@ -45,18 +45,18 @@ static struct der make_cert_cn(EVP_PKEY *key, uint64_t serial, time_t not_before
 	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
 	assert_int_equal(ASN1_INTEGER_set_uint64(sn, serial), 1);
 	assert_int_equal(X509_set_serialNumber(x, sn), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(subject, "C", MBSTRING_UTF8, (const unsigned char *)"CN", -1, -1, 0),
-			 1);
+	assert_int_equal(
+		X509_NAME_add_entry_by_txt(subject, "C", MBSTRING_UTF8, (const unsigned char *)"CN", -1, -1, 0), 1);
 	assert_int_equal(X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
 						    (const unsigned char *)"中直机关采购管理系统测试单位", -1, -1, 0),
 			 1);
 	assert_int_equal(X509_NAME_add_entry_by_NID(subject, NID_commonName, V_ASN1_UTF8STRING,
 						    (const unsigned char *)cn, cn_len, -1, 0),
 			 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(issuer, "O", MBSTRING_UTF8, (const unsigned char *)"BJCA", -1, -1, 0),
-			 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(issuer, "CN", MBSTRING_UTF8,
-						    (const unsigned char *)"ukey Test CA", -1, -1, 0),
+	assert_int_equal(
+		X509_NAME_add_entry_by_txt(issuer, "O", MBSTRING_UTF8, (const unsigned char *)"BJCA", -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(issuer, "CN", MBSTRING_UTF8, (const unsigned char *)"ukey Test CA",
+						    -1, -1, 0),
 			 1);
 	assert_int_equal(X509_set_subject_name(x, subject), 1);
 	assert_int_equal(X509_set_issuer_name(x, issuer), 1);
@@ -100,8 +100,8 @@ static int key_teardown(void **state)
 	return 0;
 }
 
-static void assert_fields(const struct ukey_cert_info *c, const struct der *d, const char *serial_hex,
-			  time_t not_after, const char *key_type)
+static void assert_fields(const struct ukey_cert_info *c, const struct der *d, const char *serial_hex, time_t not_after,
+			  const char *key_type)
 {
 	assert_true(c->readable);
 	assert_non_null(c->subject_cn);

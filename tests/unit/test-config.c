@@ -306,7 +306,8 @@ static void load_relative_xdg_state_home_ignored(void **state)
 static void load_relative_xdg_config_home_ignored(void **state)
 {
 	struct env_fixture *fx = *state;
-	char *config = unit_path(fx->dir, ".config"), *sub = unit_path(config, "ukey"), *conf = unit_path(sub, "ukey.conf");
+	char *config = unit_path(fx->dir, ".config"), *sub = unit_path(config, "ukey"),
+	     *conf = unit_path(sub, "ukey.conf");
 	struct ukey_config cfg = { 0 };
 
 	assert_int_equal(mkdir(config, 0700), 0);

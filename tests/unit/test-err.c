@@ -103,14 +103,10 @@ static void unknown_code_is_internal(void **state)
 int main(int argc, char **argv)
 {
 	static const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_code_complete),
-		cmocka_unit_test(ids_unique),
-		cmocka_unit_test(rpc_codes_unique),
-		cmocka_unit_test(documented_exit_codes),
-		cmocka_unit_test(stable_ids),
-		cmocka_unit_test(errno_id),
-		cmocka_unit_test(success_is_zero),
-		cmocka_unit_test(unknown_code_is_internal),
+		cmocka_unit_test(every_code_complete), cmocka_unit_test(ids_unique),
+		cmocka_unit_test(rpc_codes_unique),    cmocka_unit_test(documented_exit_codes),
+		cmocka_unit_test(stable_ids),	       cmocka_unit_test(errno_id),
+		cmocka_unit_test(success_is_zero),     cmocka_unit_test(unknown_code_is_internal),
 	};
 
 	return UNIT_MAIN("err", tests);

@@ -218,9 +218,9 @@ static void attempt_committed_before_token_call(void **state)
 	struct ukey_token_info t = token_a();
 	bool called = false;
 
-	assert_int_equal(ukey_pin_attempt(fx->store, &t, UKEY_PIN_MAX_TRIES_DEFAULT, try_checks_journal, fx->dir,
-					  &called),
-			 -UKEY_E_PIN_INCORRECT);
+	assert_int_equal(
+		ukey_pin_attempt(fx->store, &t, UKEY_PIN_MAX_TRIES_DEFAULT, try_checks_journal, fx->dir, &called),
+		-UKEY_E_PIN_INCORRECT);
 	assert_true(called);
 }
 
@@ -468,20 +468,32 @@ static void validate_token_length_edges(void **state)
 static void validate_invalid_utf8_rejected(void **state)
 {
 	static const char *const bad[] = {
-		"1234\xff",                 /* a byte never used in UTF-8 */
-		"\xff" "1234",
-		"12\xc0\x80" "34",          /* overlong NUL */
-		"12\xc1\xbf" "34",          /* overlong U+007F */
-		"12\xe0\x80\xaf" "34",      /* overlong '/' in three bytes */
-		"12\xf0\x80\x80\xaf" "34",  /* overlong '/' in four bytes */
-		"12\xed\xa0\x80" "34",      /* surrogate U+D800 */
-		"12\xed\xbf\xbf" "34",      /* surrogate U+DFFF */
-		"12\xf8\x88\x80\x80\x80" "34", /* five-byte form */
-		"12\xfc\x84\x80\x80\x80\x80" "34", /* six-byte form */
-		"12\xf4\x90\x80\x80" "34",  /* above U+10FFFF */
-		"12\x80" "34",              /* lone continuation byte */
-		"1234\xe5\xaf",             /* truncated at the end */
-		"12\xe5" "34",              /* truncated in the middle */
+		"1234\xff", /* a byte never used in UTF-8 */
+		"\xff"
+		"1234",
+		"12\xc0\x80"
+		"34", /* overlong NUL */
+		"12\xc1\xbf"
+		"34", /* overlong U+007F */
+		"12\xe0\x80\xaf"
+		"34", /* overlong '/' in three bytes */
+		"12\xf0\x80\x80\xaf"
+		"34", /* overlong '/' in four bytes */
+		"12\xed\xa0\x80"
+		"34", /* surrogate U+D800 */
+		"12\xed\xbf\xbf"
+		"34", /* surrogate U+DFFF */
+		"12\xf8\x88\x80\x80\x80"
+		"34", /* five-byte form */
+		"12\xfc\x84\x80\x80\x80\x80"
+		"34", /* six-byte form */
+		"12\xf4\x90\x80\x80"
+		"34", /* above U+10FFFF */
+		"12\x80"
+		"34", /* lone continuation byte */
+		"1234\xe5\xaf", /* truncated at the end */
+		"12\xe5"
+		"34", /* truncated in the middle */
 	};
 
 	(void)state;
@@ -494,11 +506,20 @@ static void validate_invalid_utf8_rejected(void **state)
 static void validate_control_chars_rejected(void **state)
 {
 	static const char *const bad[] = {
-		"12\x01" "34", "1234\t", "12\n34", "1234\r", "\x1b[0m1234",
-		"12\x7f" "34",     /* DEL */
-		"12\xc2\x85" "34", /* C1 NEL U+0085 */
-		"12\xc2\x80" "34", /* C1 U+0080 */
-		"12\xc2\x9f" "34", /* C1 U+009F */
+		"12\x01"
+		"34",
+		"1234\t",
+		"12\n34",
+		"1234\r",
+		"\x1b[0m1234",
+		"12\x7f"
+		"34", /* DEL */
+		"12\xc2\x85"
+		"34", /* C1 NEL U+0085 */
+		"12\xc2\x80"
+		"34", /* C1 U+0080 */
+		"12\xc2\x9f"
+		"34", /* C1 U+009F */
 	};
 
 	(void)state;
@@ -514,10 +535,22 @@ static void validate_utf8_text_accepted(void **state)
 	assert_int_equal(ukey_pin_validate("密码1234", 4, 16), 0);
 	assert_int_equal(ukey_pin_validate("1234", 4, 16), 0);
 	assert_int_equal(ukey_pin_validate("p@ss w0rd~", 0, 0), 0);
-	assert_int_equal(ukey_pin_validate("12\xc2\xa0" "34", 0, 0), 0);       /* U+00A0, first after C1 */
-	assert_int_equal(ukey_pin_validate("12\xf0\x9f\x94\x91" "34", 0, 0), 0); /* U+1F511 */
-	assert_int_equal(ukey_pin_validate("12\xf4\x8f\xbf\xbf" "34", 0, 0), 0); /* U+10FFFF */
-	assert_int_equal(ukey_pin_validate("12\xee\x80\x80" "34", 0, 0), 0);     /* U+E000, after the surrogates */
+	assert_int_equal(ukey_pin_validate("12\xc2\xa0"
+					   "34",
+					   0, 0),
+			 0); /* U+00A0, first after C1 */
+	assert_int_equal(ukey_pin_validate("12\xf0\x9f\x94\x91"
+					   "34",
+					   0, 0),
+			 0); /* U+1F511 */
+	assert_int_equal(ukey_pin_validate("12\xf4\x8f\xbf\xbf"
+					   "34",
+					   0, 0),
+			 0); /* U+10FFFF */
+	assert_int_equal(ukey_pin_validate("12\xee\x80\x80"
+					   "34",
+					   0, 0),
+			 0); /* U+E000, after the surrogates */
 }
 
 #define LOCKOUT(f) cmocka_unit_test_setup_teardown(f, setup, teardown)

@@ -21,8 +21,8 @@ static struct ukey_validity eval_ending(time_t not_after)
 	return v;
 }
 
-static void assert_validity(struct ukey_validity v, enum ukey_validity_status status, long days_left,
-			    long days_expired, bool renewal_open, bool needs_documents)
+static void assert_validity(struct ukey_validity v, enum ukey_validity_status status, long days_left, long days_expired,
+			    bool renewal_open, bool needs_documents)
 {
 	if (v.status != status)
 		fail_msg("status %s, expected %s", ukey_validity_status_id(v.status), ukey_validity_status_id(status));

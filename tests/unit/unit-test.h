@@ -31,11 +31,11 @@
 
 static bool unit_skipped;
 
-#define unit_skip(why)                                                       \
-	do {                                                                 \
-		fprintf(stderr, "skipped: %s\n", (why));                     \
-		unit_skipped = true;                                         \
-		skip();                                                      \
+#define unit_skip(why)                                                                                                 \
+	do {                                                                                                           \
+		fprintf(stderr, "skipped: %s\n", (why));                                                               \
+		unit_skipped = true;                                                                                   \
+		skip();                                                                                                \
 	} while (0)
 
 static inline int unit_find(const struct CMUnitTest *tests, size_t n, const char *name)

@@ -16,21 +16,21 @@
 /* Set by run.sh: the module, the right PIN, and the two tokens mktoken made (RSA first, EC second). */
 static const char *module, *pin, *rsa_serial, *ec_serial, *certs_dir;
 
-#define CHECK(cond)                                                                  \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			exit(1);                                                     \
-		}                                                                    \
+#define CHECK(cond)                                                                                                    \
+	do {                                                                                                           \
+		if (!(cond)) {                                                                                         \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                       \
+			exit(1);                                                                                       \
+		}                                                                                                      \
 	} while (0)
-#define CHECK_R(expr, want)                                                                          \
-	do {                                                                                         \
-		int r_ = (expr);                                                                     \
-		if (r_ != (want)) {                                                                  \
-			fprintf(stderr, "%s:%d: %s = %d (%s), want %d (%s)\n", __FILE__, __LINE__, #expr, r_, \
-				ukey_err_id(r_), (want), ukey_err_id(want));                           \
-			exit(1);                                                                     \
-		}                                                                                    \
+#define CHECK_R(expr, want)                                                                                            \
+	do {                                                                                                           \
+		int r_ = (expr);                                                                                       \
+		if (r_ != (want)) {                                                                                    \
+			fprintf(stderr, "%s:%d: %s = %d (%s), want %d (%s)\n", __FILE__, __LINE__, #expr, r_,          \
+				ukey_err_id(r_), (want), ukey_err_id(want));                                           \
+			exit(1);                                                                                       \
+		}                                                                                                      \
 	} while (0)
 
 static EVP_PKEY *cert_key(const char *serial)
