@@ -81,22 +81,36 @@ static int pin_prepare(struct cli *c, struct ukey_token_info *t, struct ukey_sto
 }
 
 /* After an attempt: the state now, with the token's flags read afresh. */
-static void state_after(struct cli *c, struct ukey_store *store, struct ukey_token_info *t,
-			struct ukey_pin_state *ret_state)
+static int state_after(struct cli *c, struct ukey_store *store, struct ukey_token_info *t,
+		       struct ukey_pin_state *ret_state)
 {
 	struct ukey_token_info fresh;
+	int r;
 
-	if (ukey_p11_token_info(c->p11, t->serial, &fresh) == 0)
+	r = ukey_p11_token_info(c->p11, t->serial, &fresh);
+	if (r == 0)
 		*t = fresh;
 	ukey_pin_state(store, t, c->max_tries, ret_state);
+	return r;
 }
 
 static int report_attempt(struct cli *c, int r, struct ukey_store *store, struct ukey_token_info *t,
 			  const char *ok_result)
 {
 	struct ukey_pin_state st;
+	bool gone;
 
-	state_after(c, store, t, &st);
+	gone = state_after(c, store, t, &st) == -UKEY_E_TOKEN_REMOVED;
+	/*
+	 * A key pulled during C_Login often answers a device error, not
+	 * "removed" (SoftHSM2: CKR_GENERAL_ERROR). If it is gone from the list
+	 * now, say so: the try may have been checked, so it stays counted.
+	 */
+	if (r < 0 && r != -UKEY_E_PIN_INCORRECT && r != -UKEY_E_PIN_LOCKED && r != -UKEY_E_PIN_INVALID && gone)
+		return cli_fail(c, -UKEY_E_TOKEN_REMOVED, "R-P1", &st,
+				_("The key was removed during the PIN check: the try counts (%u left); insert the key "
+				  "again and retry."),
+				st.tries_left);
 	switch (-r) {
 	case 0:
 		print_pin_state(c, t, &st, ok_result);

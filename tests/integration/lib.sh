@@ -11,7 +11,6 @@
 # UKEY_SOFTHSM_MODULE.
 
 set -euo pipefail
-shopt -s nullglob
 
 die() {
 	printf 'SETUP ERROR: %s\n' "$*" >&2
@@ -30,6 +29,7 @@ for tool in jq softhsm2-util pkcs11-tool openssl; do
 done
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/ukey-integ.XXXXXX")
+export TMPDIR=$T/tmp
 BG_PIDS=()
 
 cleanup() {
@@ -46,7 +46,7 @@ trap cleanup EXIT
 unset UKEY_MODULE UKEY_TOKEN UKEY_STATE_DIR UKEY_DEBUG UKEY_COUNT_DELAY_MS
 export HOME=$T/home XDG_CONFIG_HOME=$T/config XDG_STATE_HOME=$T/xdg-state XDG_CACHE_HOME=$T/cache
 export LC_ALL=C.UTF-8 LANGUAGE=
-mkdir -p "$HOME" "$XDG_CONFIG_HOME" "$XDG_STATE_HOME" "$XDG_CACHE_HOME"
+mkdir -p "$TMPDIR" "$HOME" "$XDG_CONFIG_HOME" "$XDG_STATE_HOME" "$XDG_CACHE_HOME"
 
 FIX=$T/fixture      # mktoken's DIR: softhsm2.conf, tokens/, ca/, certs/
 STATE=$T/state      # ukey's --state-dir
@@ -62,7 +62,9 @@ objectstore.backend = file
 log.level = ERROR
 EOF
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 PIN=123456     # mktoken's default user PIN
+# shellcheck disable=SC2034
 WRONG=000000
 
 # ---------------------------------------------------------------- tokens
@@ -78,7 +80,9 @@ make_token() {
 token_dir() {
 	local s=$1 d
 	d=("$FIX"/tokens/*-"${s:0:4}-${s:4:12}")
-	((${#d[@]} == 1)) || die "no single token directory for serial $s: ${d[*]:-none}"
+	if ((${#d[@]} != 1)) || [[ ! -d ${d[0]} ]]; then
+		die "no single token directory for serial $s: ${d[*]}"
+	fi
 	printf '%s\n' "${d[0]}"
 }
 
@@ -101,7 +105,7 @@ logins() {
 
 # run [-i INPUT] CMD...: runs CMD with INPUT (or nothing) on stdin; sets RC, OUT, ERR.
 run() {
-	local input= has_input=0
+	local input='' has_input=0
 	if [[ $1 == -i ]]; then
 		input=$2
 		has_input=1
@@ -217,8 +221,8 @@ expect_tries() {
 
 # lock_token: nine plus one wrong PINs (R-P1), each checked; leaves the key locked.
 lock_token() {
-	local i
-	for i in 9 8 7 6 5 4 3 2 1; do
+	local _
+	for _ in 1 2 3 4 5 6 7 8 9; do
 		verify "$WRONG" "$@"
 		expect_rc 3
 	done
