@@ -130,4 +130,36 @@ pin_never_shown_or_stored() {
 	[[ -e $STATE/state.db ]] || fail "no state.db: the check would prove nothing"
 }
 
+# Messages in Simplified Chinese for the portal's users: gettext catalogue, a private zh_CN locale
+# compiled into the temp dir (localedef), so the system's locales are not touched.
+messages_in_chinese() {
+	local loc=$T/locale
+	[[ -d /usr/share/i18n/locales ]] || die "the Debian package 'locales' is missing (localedef sources)"
+	mkdir -p "$loc"
+	localedef -i zh_CN -f UTF-8 "$loc/zh_CN.UTF-8" 2>/dev/null || die "localedef zh_CN.UTF-8 failed"
+	make_token --label 单位密钥
+	LOCPATH=$loc LC_ALL=zh_CN.UTF-8 run "$UKEY_BIN" --module /nonexistent/module.so list
+	expect_rc 1
+	assert_contains "$ERR" "无法加载 PKCS#11 模块" "module error in Chinese"
+	LOCPATH=$loc LC_ALL=zh_CN.UTF-8 run -i "$WRONG"$'\n' ukey pin verify
+	expect_rc 3
+	assert_contains "$ERR" "密码错误" "wrong-PIN message in Chinese"
+	assert_contains "$ERR" "9" "tries left in the Chinese message"
+	# --json keeps stable English ids whatever the language.
+	LOCPATH=$loc LC_ALL=zh_CN.UTF-8 run -i "$WRONG"$'\n' ukey pin verify --json
+	assert_json .error.id '"pin-incorrect"'
+	assert_json .error.tries_left 8
+	# And the list columns line up by display width with a Chinese label (two columns per character).
+	LOCPATH=$loc LC_ALL=zh_CN.UTF-8 run ukey list
+	expect_rc 0
+	local header row
+	header=$(sed -n 1p "$T/out")
+	row=$(sed -n 2p "$T/out")
+	[[ $(LC_ALL=C.UTF-8 awk '{print index($0, "SoftHSM")}' <<<"$row") -gt 0 ]] || fail "no SoftHSM in row: $row"
+	local w_head w_row
+	w_head=$(printf '%s' "${header%%型号*}" | LOCPATH=$loc LC_ALL=zh_CN.UTF-8 wc -L)
+	w_row=$(printf '%s' "${row%%SoftHSM*}" | LOCPATH=$loc LC_ALL=zh_CN.UTF-8 wc -L)
+	assert_eq "$w_row" "$w_head" "display column of MODEL"
+}
+
 run_case "$@"
