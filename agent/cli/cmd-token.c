@@ -229,20 +229,26 @@ static void cert_text(const struct ukey_cert_info *ci, time_t now)
 						    : _("no public key object to compare with"));
 }
 
-int cmd_certs(struct cli *c, int argc, char **argv)
+/*
+ * The shape `certs` and `keys` share: every key's objects, or only the
+ * key --token names; one key failing (pulled, broken) does not hide the
+ * others'. show() prints one key's objects (text) or adds them to arr
+ * (--json) and returns 0 or a negative error.
+ */
+typedef int (*show_token_fn)(struct cli *c, struct ukey_p11 *p11, const struct ukey_token_info *t, cJSON *arr);
+
+static int each_token(struct cli *c, int argc, char **argv, const char *json_key, show_token_fn show)
 {
 	struct ukey_token_info *tokens = NULL;
 	struct ukey_p11 *p11 = NULL;
 	cJSON *doc = NULL, *arr = NULL;
-	time_t now = time(NULL);
-	int n, r = 0, sel = -1;
+	int n, r = 0, q, sel = -1;
 
 	if ((r = no_args(c, argc, argv)) < 0 || (r = cli_p11(c, &p11)) < 0)
 		return r;
 	n = ukey_p11_tokens(p11, &tokens);
 	if (n < 0)
 		return cli_fail_default(c, n);
-	/* Without --token every key's certificates are shown; with it, only that key's. */
 	if (c->cfg.token || n == 0) {
 		sel = ukey_p11_select(tokens, (size_t)n, c->cfg.token);
 		if (sel < 0) {
@@ -252,40 +258,51 @@ int cmd_certs(struct cli *c, int argc, char **argv)
 	}
 	if (c->json) {
 		doc = cJSON_CreateObject();
-		arr = cJSON_AddArrayToObject(doc, "certificates");
+		arr = cJSON_AddArrayToObject(doc, json_key);
 	}
 	for (int i = 0; i < n; i++) {
-		struct ukey_cert_info *certs = NULL;
-		int k;
-
 		if (sel >= 0 && i != sel)
 			continue;
-		k = ukey_p11_certs(p11, tokens[i].serial, &certs);
-		if (k < 0) {
-			/* One key failing (pulled, broken) does not hide the others'. */
-			r = k;
+		if (!c->json)
+			printf(_("Key \"%s\" (serial %s):\n"), cli_safe(tokens[i].label), cli_safe(tokens[i].serial));
+		q = show(c, p11, &tokens[i], arr);
+		if (q < 0) {
+			r = q;
 			if (!c->json)
 				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), cli_safe(tokens[i].label),
-					cli_safe(tokens[i].serial), _(ukey_strerror(k)));
-			continue;
+					cli_safe(tokens[i].serial), _(ukey_strerror(q)));
 		}
-		if (!c->json) {
-			printf(_("Key \"%s\" (serial %s):\n"), cli_safe(tokens[i].label), cli_safe(tokens[i].serial));
-			if (k == 0)
-				printf("%s\n", _("  No certificate on this key."));
-		}
-		for (int j = 0; j < k; j++) {
-			if (c->json)
-				cJSON_AddItemToArray(arr, cert_json(&tokens[i], &certs[j], now));
-			else
-				cert_text(&certs[j], now);
-		}
-		ukey_cert_info_free_array(certs, (size_t)k);
 	}
 	free(tokens);
 	if (doc)
 		cli_print_json(doc);
 	return r;
+}
+
+static int show_certs(struct cli *c, struct ukey_p11 *p11, const struct ukey_token_info *t, cJSON *arr)
+{
+	struct ukey_cert_info *certs = NULL;
+	time_t now = time(NULL);
+	int k;
+
+	k = ukey_p11_certs(p11, t->serial, &certs);
+	if (k < 0)
+		return k;
+	if (!c->json && k == 0)
+		printf("%s\n", _("  No certificate on this key."));
+	for (int j = 0; j < k; j++) {
+		if (c->json)
+			cJSON_AddItemToArray(arr, cert_json(t, &certs[j], now));
+		else
+			cert_text(&certs[j], now);
+	}
+	ukey_cert_info_free_array(certs, (size_t)k);
+	return 0;
+}
+
+int cmd_certs(struct cli *c, int argc, char **argv)
+{
+	return each_token(c, argc, argv, "certificates", show_certs);
 }
 
 static cJSON *key_json(const struct ukey_token_info *t, const struct ukey_key_info *k)
@@ -303,62 +320,31 @@ static cJSON *key_json(const struct ukey_token_info *t, const struct ukey_key_in
 	return o;
 }
 
+static int show_keys(struct cli *c, struct ukey_p11 *p11, const struct ukey_token_info *t, cJSON *arr)
+{
+	struct ukey_key_info *keys = NULL;
+	char id[2 * UKEY_P11_ID_MAX + 1];
+	int k;
+
+	k = ukey_p11_keys(p11, t->serial, &keys);
+	if (k < 0)
+		return k;
+	for (int j = 0; j < k; j++) {
+		if (c->json) {
+			cJSON_AddItemToArray(arr, key_json(t, &keys[j]));
+			continue;
+		}
+		hex(keys[j].id, keys[j].id_len, id, sizeof(id));
+		printf(_("  %-8s %-10s id %-6s \"%s\"\n"), keys[j].is_private ? _("private") : _("public"),
+		       keys[j].key_type, id, cli_safe(keys[j].label));
+	}
+	if (!c->json)
+		printf("%s\n", _("  (Private keys stay hidden until the PIN is given.)"));
+	ukey_key_info_free_array(keys, (size_t)k);
+	return 0;
+}
+
 int cmd_keys(struct cli *c, int argc, char **argv)
 {
-	struct ukey_token_info *tokens = NULL;
-	struct ukey_p11 *p11 = NULL;
-	cJSON *doc = NULL, *arr = NULL;
-	int n, r = 0, sel = -1;
-
-	if ((r = no_args(c, argc, argv)) < 0 || (r = cli_p11(c, &p11)) < 0)
-		return r;
-	n = ukey_p11_tokens(p11, &tokens);
-	if (n < 0)
-		return cli_fail_default(c, n);
-	if (c->cfg.token || n == 0) {
-		sel = ukey_p11_select(tokens, (size_t)n, c->cfg.token);
-		if (sel < 0) {
-			free(tokens);
-			return cli_fail_default(c, sel);
-		}
-	}
-	if (c->json) {
-		doc = cJSON_CreateObject();
-		arr = cJSON_AddArrayToObject(doc, "keys");
-	}
-	for (int i = 0; i < n; i++) {
-		struct ukey_key_info *keys = NULL;
-		int k;
-
-		if (sel >= 0 && i != sel)
-			continue;
-		k = ukey_p11_keys(p11, tokens[i].serial, &keys);
-		if (k < 0) {
-			r = k;
-			if (!c->json)
-				fprintf(stderr, _("ukey: key \"%s\" (serial %s): %s.\n"), cli_safe(tokens[i].label),
-					cli_safe(tokens[i].serial), _(ukey_strerror(k)));
-			continue;
-		}
-		if (!c->json)
-			printf(_("Key \"%s\" (serial %s):\n"), cli_safe(tokens[i].label), cli_safe(tokens[i].serial));
-		for (int j = 0; j < k; j++) {
-			char id[2 * UKEY_P11_ID_MAX + 1];
-
-			if (c->json) {
-				cJSON_AddItemToArray(arr, key_json(&tokens[i], &keys[j]));
-				continue;
-			}
-			hex(keys[j].id, keys[j].id_len, id, sizeof(id));
-			printf(_("  %-8s %-10s id %-6s \"%s\"\n"), keys[j].is_private ? _("private") : _("public"),
-			       keys[j].key_type, id, cli_safe(keys[j].label));
-		}
-		if (!c->json)
-			printf("%s\n", _("  (Private keys stay hidden until the PIN is given.)"));
-		ukey_key_info_free_array(keys, (size_t)k);
-	}
-	free(tokens);
-	if (doc)
-		cli_print_json(doc);
-	return r;
+	return each_token(c, argc, argv, "keys", show_keys);
 }

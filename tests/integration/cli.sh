@@ -162,4 +162,22 @@ messages_in_chinese() {
 	assert_eq "$w_row" "$w_head" "display column of MODEL"
 }
 
+# `ukey keys` lists key objects with their type and id; private keys stay hidden without a PIN.
+keys_lists_key_objects() {
+	make_token --label rsa --extra-cert
+	local rsa=$SERIAL
+	make_token --label ec --key ec
+	run ukey keys --json --token "$rsa"
+	expect_rc 0
+	assert_json '[.keys[] | .id] | sort | join(",")' '"01,02"'
+	assert_json '[.keys[] | .key_type] | unique | join(",")' '"RSA-2048"'
+	assert_json '[.keys[] | .class] | unique | join(",")' '"public"'
+	run ukey keys --token ec
+	expect_rc 0
+	assert_contains "$OUT" "EC-P-256" "EC key type"
+	assert_contains "$OUT" "Private keys stay hidden" "note on private keys"
+	run ukey keys --token nosuchkey
+	expect_rc 5
+}
+
 run_case "$@"
