@@ -24,6 +24,7 @@ struct ukey_p11 {
 	PKCS11_CTX *ctx; /* the one libp11 context for this module in this process; owns C_Initialize */
 	void *dl; /* our own reference to the same dlopen() handle */
 	CK_FUNCTION_LIST *fl; /* the module's raw function list, for what libp11 lacks */
+	bool initialized_here; /* fl is an instance of our own (p11-kit-proxy): we finalise it */
 };
 
 struct ukey_session {
@@ -80,8 +81,10 @@ int ukey_err_from_ckr(unsigned long rv)
 
 int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11)
 {
+	CK_C_INITIALIZE_ARGS init_args = { .flags = CKF_OS_LOCKING_OK };
 	CK_C_GetFunctionList get_list;
 	struct ukey_p11 *p11;
+	CK_RV rv;
 	int r;
 
 	if (!path || !*path)
@@ -114,6 +117,18 @@ int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11)
 		r = log_debug_errno(-UKEY_E_MODULE_LOAD, "'%s' has no usable C_GetFunctionList", path);
 		goto fail;
 	}
+	/*
+	 * Most modules hand out one function list, already initialised by
+	 * libp11. p11-kit's proxy hands out a separate instance per call: that
+	 * one we initialise (and later finalise) ourselves.
+	 */
+	rv = p11->fl->C_Initialize(&init_args);
+	if (rv == CKR_OK)
+		p11->initialized_here = true;
+	else if (rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		r = log_debug_errno(-UKEY_E_MODULE_LOAD, "C_Initialize of '%s': CKR 0x%lx", path, rv);
+		goto fail;
+	}
 	*ret_p11 = p11;
 	return 0;
 
@@ -133,6 +148,8 @@ struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11)
 {
 	if (!p11)
 		return NULL;
+	if (p11->initialized_here)
+		p11->fl->C_Finalize(NULL);
 	PKCS11_CTX_unload(p11->ctx);
 	PKCS11_CTX_free(p11->ctx);
 	if (p11->dl)

@@ -180,4 +180,19 @@ keys_lists_key_objects() {
 	expect_rc 5
 }
 
+# Without --module ukey uses p11-kit's proxy, which loads every registered module (SoftHSM2's among
+# them); the proxy hands each caller its own instance, which ukey must initialise itself.
+default_module_is_p11_kit_proxy() {
+	[[ -e /usr/share/p11-kit/modules/softhsm2.module ]] || die "softhsm2 is not registered with p11-kit"
+	make_token --label via-proxy
+	run "$UKEY_BIN" --state-dir "$STATE" list --json
+	expect_rc 0
+	assert_json '[.tokens[] | select(.serial == "'"$SERIAL"'") | .label] | join(",")' '"via-proxy"'
+	run -i "$WRONG"$'\n' "$UKEY_BIN" --state-dir "$STATE" --token "$SERIAL" pin verify --json
+	expect_rc 3
+	assert_json .error.tries_left 9
+	run -i "$PIN"$'\n' "$UKEY_BIN" --state-dir "$STATE" --token "$SERIAL" pin verify
+	expect_rc 0
+}
+
 run_case "$@"
