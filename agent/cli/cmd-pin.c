@@ -80,68 +80,32 @@ static int pin_prepare(struct cli *c, struct ukey_token_info *t, struct ukey_sto
 	return 0;
 }
 
-/* After an attempt: the state now, with the token's flags read afresh. */
-static int state_after(struct cli *c, struct ukey_store *store, struct ukey_token_info *t,
-		       struct ukey_pin_state *ret_state)
+/* Tell what ukey_pin_run() did. */
+static int report_result(struct cli *c, int r, const struct ukey_pin_result *res, const char *ok_result)
 {
-	struct ukey_token_info fresh;
-	int r;
-
-	r = ukey_p11_token_info(c->p11, t->serial, &fresh);
-	if (r == 0)
-		*t = fresh;
-	ukey_pin_state(store, t, c->max_tries, ret_state);
-	return r;
-}
-
-static int report_attempt(struct cli *c, int r, struct ukey_store *store, struct ukey_token_info *t,
-			  const char *ok_result)
-{
-	struct ukey_pin_state st;
-	bool gone;
-
-	gone = state_after(c, store, t, &st) == -UKEY_E_TOKEN_REMOVED;
-	/*
-	 * A key pulled during C_Login often answers a device error, not
-	 * "removed" (SoftHSM2: CKR_GENERAL_ERROR). If it is gone from the list
-	 * now, say so: the try may have been checked, so it stays counted.
-	 */
-	if (r < 0 && r != -UKEY_E_PIN_INCORRECT && r != -UKEY_E_PIN_LOCKED && r != -UKEY_E_PIN_INVALID && gone)
-		return cli_fail(c, -UKEY_E_TOKEN_REMOVED, "R-P1", &st,
+	if (r == -UKEY_E_TOKEN_REMOVED && res->attempted)
+		return cli_fail(c, r, "R-P1", &res->state,
 				_("The key was removed during the PIN check: the try counts (%u left); insert the key "
 				  "again and retry."),
-				st.tries_left);
+				res->state.tries_left);
 	switch (-r) {
 	case 0:
-		print_pin_state(c, t, &st, ok_result);
+		print_pin_state(c, &res->token, &res->state, ok_result);
 		return 0;
 	case UKEY_E_PIN_INCORRECT:
-		return fail_wrong_pin(c, r, &st);
+		return fail_wrong_pin(c, r, &res->state);
 	case UKEY_E_PIN_LOCKED:
-		return fail_locked(c, r, t, &st);
+		return fail_locked(c, r, &res->token, &res->state);
 	default:
 		return cli_fail_default(c, r);
 	}
-}
-
-/* Open the session, then re-read the token: it may have been pulled while the PIN was typed. */
-static int open_fresh(struct cli *c, struct ukey_token_info *t, struct ukey_session **ret_session)
-{
-	int r;
-
-	if ((r = ukey_session_open(c->p11, t->serial, ret_session)) < 0 ||
-	    (r = ukey_p11_token_info(c->p11, t->serial, t)) < 0) {
-		*ret_session = ukey_session_free(*ret_session);
-		return cli_fail_default(c, r);
-	}
-	return 0;
 }
 
 static int pin_verify(struct cli *c)
 {
 	struct ukey_token_info t;
 	struct ukey_store *store = NULL;
-	struct ukey_session *s = NULL;
+	struct ukey_pin_result res;
 	struct ukey_pin_state st;
 	char pin[UKEY_PIN_BUF], prompt[256];
 	int r;
@@ -154,15 +118,11 @@ static int pin_verify(struct cli *c)
 		r = cli_fail_default(c, r);
 		goto out;
 	}
-	if ((r = open_fresh(c, &t, &s)) < 0)
-		goto out;
-	r = ukey_pin_login(store, s, &t, c->max_tries, pin);
+	r = ukey_pin_run(c->p11, store, &t, c->max_tries, pin, NULL, NULL, &res);
 	OPENSSL_cleanse(pin, sizeof(pin));
-	s = ukey_session_free(s);
-	r = report_attempt(c, r, store, &t, "verified");
+	r = report_result(c, r, &res, "verified");
 out:
 	OPENSSL_cleanse(pin, sizeof(pin));
-	ukey_session_free(s);
 	return r;
 }
 
@@ -170,7 +130,7 @@ static int pin_change(struct cli *c)
 {
 	struct ukey_token_info t;
 	struct ukey_store *store = NULL;
-	struct ukey_session *s = NULL;
+	struct ukey_pin_result res;
 	struct ukey_pin_state st;
 	char old_pin[UKEY_PIN_BUF], new_pin[UKEY_PIN_BUF], again[UKEY_PIN_BUF], prompt[256];
 	bool tty = isatty(0);
@@ -195,22 +155,18 @@ static int pin_change(struct cli *c)
 			     _("The two new PINs differ: nothing was changed and no try was used."));
 		goto out;
 	}
-	if ((r = open_fresh(c, &t, &s)) < 0)
-		goto out;
-	r = ukey_pin_change(store, s, &t, c->max_tries, old_pin, new_pin);
-	s = ukey_session_free(s);
+	r = ukey_pin_run(c->p11, store, &t, c->max_tries, old_pin, new_pin, NULL, &res);
 	if (r == -UKEY_E_PIN_INVALID)
 		r = cli_fail(c, r, NULL, NULL,
 			     _("The key refused the new PIN (length or characters): the PIN is unchanged."));
 	else
-		r = report_attempt(c, r, store, &t, "changed");
+		r = report_result(c, r, &res, "changed");
 	if (r == 0 && !c->json)
 		printf("%s\n", _("PIN changed; an online certificate renewal keeps it (R-P4)."));
 out:
 	OPENSSL_cleanse(old_pin, sizeof(old_pin));
 	OPENSSL_cleanse(new_pin, sizeof(new_pin));
 	OPENSSL_cleanse(again, sizeof(again));
-	ukey_session_free(s);
 	return r;
 }
 

@@ -154,28 +154,45 @@ static int try_change(void *userdata)
 	return ukey_session_change_pin(a->s, a->pin, a->new_pin);
 }
 
-int ukey_pin_login(struct ukey_store *store, struct ukey_session *s, const struct ukey_token_info *t,
-		   unsigned max_tries, const char *pin)
+static bool is_pin_answer(int r)
 {
-	struct login_args a = { .s = s, .pin = pin };
-	bool called;
-	int r;
-
-	r = ukey_pin_validate(pin, t->min_pin_len, t->max_pin_len);
-	if (r < 0)
-		return r;
-	return ukey_pin_attempt(store, t, max_tries, try_login, &a, &called);
+	return r == -UKEY_E_PIN_INCORRECT || r == -UKEY_E_PIN_LOCKED || r == -UKEY_E_PIN_INVALID;
 }
 
-int ukey_pin_change(struct ukey_store *store, struct ukey_session *s, const struct ukey_token_info *t,
-		    unsigned max_tries, const char *old_pin, const char *new_pin)
+int ukey_pin_run(struct ukey_p11 *p11, struct ukey_store *store, const struct ukey_token_info *t, unsigned max_tries,
+		 const char *pin, const char *new_pin, struct ukey_session **ret_session, struct ukey_pin_result *ret)
 {
-	struct login_args a = { .s = s, .pin = old_pin, .new_pin = new_pin };
-	bool called;
-	int r;
+	struct ukey_pin_result res = { .token = *t };
+	struct ukey_session *s = NULL;
+	bool called = false;
+	int r, q;
 
-	if ((r = ukey_pin_validate(old_pin, t->min_pin_len, t->max_pin_len)) < 0 ||
-	    (r = ukey_pin_validate(new_pin, t->min_pin_len, t->max_pin_len)) < 0)
-		return r;
-	return ukey_pin_attempt(store, t, max_tries, try_change, &a, &called);
+	if ((r = ukey_pin_validate(pin, t->min_pin_len, t->max_pin_len)) < 0 ||
+	    (new_pin && (r = ukey_pin_validate(new_pin, t->min_pin_len, t->max_pin_len)) < 0))
+		goto out;
+	if ((r = ukey_session_open(p11, t->serial, &s)) < 0 ||
+	    (r = ukey_p11_token_info(p11, t->serial, &res.token)) < 0)
+		goto out;
+	if (new_pin) {
+		struct login_args a = { .s = s, .pin = pin, .new_pin = new_pin };
+
+		r = ukey_pin_attempt(store, &res.token, max_tries, try_change, &a, &called);
+	} else {
+		struct login_args a = { .s = s, .pin = pin };
+
+		r = ukey_pin_attempt(store, &res.token, max_tries, try_login, &a, &called);
+	}
+	res.attempted = called;
+out:
+	q = ukey_p11_token_info(p11, t->serial, &res.token);
+	res.removed = q == -UKEY_E_TOKEN_REMOVED;
+	if (r < 0 && !is_pin_answer(r) && res.removed)
+		r = -UKEY_E_TOKEN_REMOVED;
+	ukey_pin_state(store, &res.token, max_tries, &res.state);
+	if (r == 0 && ret_session)
+		*ret_session = s;
+	else
+		ukey_session_free(s);
+	*ret = res;
+	return r;
 }

@@ -67,16 +67,31 @@ typedef int (*ukey_pin_try_fn)(void *userdata);
 int ukey_pin_attempt(struct ukey_store *store, const struct ukey_token_info *t, unsigned max_tries,
 		     ukey_pin_try_fn try_fn, void *userdata, bool *ret_called);
 
-/*
- * ukey_pin_login: validate pin, then log in to session s through
- * ukey_pin_attempt(). t must describe the session's token as read just
- * before. Returns 0 or a negative error.
- */
-int ukey_pin_login(struct ukey_store *store, struct ukey_session *s, const struct ukey_token_info *t,
-		   unsigned max_tries, const char *pin);
+/* What one PIN operation did, for a front end to tell the user. */
+struct ukey_pin_result {
+	struct ukey_token_info token; /* the token as read after the attempt (or before, if it vanished) */
+	struct ukey_pin_state state; /* the PIN state after the attempt */
+	bool attempted; /* the PIN reached the token (and was counted) */
+	bool removed; /* the token is gone now: pulled before or during the attempt */
+};
 
-/* ukey_pin_change: validate both PINs, then C_SetPIN through ukey_pin_attempt() (a wrong old PIN counts). */
-int ukey_pin_change(struct ukey_store *store, struct ukey_session *s, const struct ukey_token_info *t,
-		    unsigned max_tries, const char *old_pin, const char *new_pin);
+/*
+ * ukey_pin_run: the whole PIN flow both front ends use, so the CLI and the
+ * API can never disagree: validate the PIN(s) against t's limits, find the
+ * token afresh by serial (it may have been pulled while the PIN was typed),
+ * open a session, make the counted attempt (C_Login, or C_SetPIN when
+ * new_pin is not NULL, through ukey_pin_attempt()), then read the token and the
+ * PIN state again into *ret.
+ *
+ * A key pulled mid-login often answers a device error rather than
+ * CKR_DEVICE_REMOVED; when the token is gone from the list afterwards the
+ * result is -UKEY_E_TOKEN_REMOVED (the try stays counted).
+ *
+ * On success with ret_session non-NULL the logged-in session is handed to
+ * the caller (free it with ukey_session_free()); otherwise it is closed.
+ * Returns 0 or a negative error; *ret is filled in both cases.
+ */
+int ukey_pin_run(struct ukey_p11 *p11, struct ukey_store *store, const struct ukey_token_info *t, unsigned max_tries,
+		 const char *pin, const char *new_pin, struct ukey_session **ret_session, struct ukey_pin_result *ret);
 
 #endif
