@@ -53,12 +53,6 @@ const char *cli_safe(const char *s);
 /* cli_print_json: print and free a JSON document on stdout. */
 void cli_print_json(cJSON *doc);
 
-/* cli_time_iso: format t as ISO 8601 UTC ("2027-11-25T08:00:00Z") into buf. */
-const char *cli_time_iso(time_t t, char buf[static 32]);
-
-/* cli_pin_json: the PIN state as a JSON object (serial, tries_left, max_tries, locked, …). */
-cJSON *cli_pin_json(const struct ukey_token_info *t, const struct ukey_pin_state *st);
-
 /* The commands. argv[0] is the command word. Return 0 or a negative error already reported. */
 int cmd_list(struct cli *c, int argc, char **argv);
 int cmd_certs(struct cli *c, int argc, char **argv);

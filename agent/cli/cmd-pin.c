@@ -10,13 +10,14 @@
 #include "base/err.h"
 #include "cli.h"
 #include "i18n.h"
+#include "objects.h"
 #include "pin-input.h"
 
 static void print_pin_state(struct cli *c, const struct ukey_token_info *t, const struct ukey_pin_state *st,
 			    const char *result)
 {
 	if (c->json) {
-		cJSON *o = cli_pin_json(t, st);
+		cJSON *o = ukey_json_pin_state(t, st);
 
 		if (result)
 			cJSON_AddStringToObject(o, "result", result);

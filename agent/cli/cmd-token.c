@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "cli.h"
 #include "i18n.h"
+#include "objects.h"
 #include "validity.h"
 
 static int no_args(struct cli *c, int argc, char **argv)
@@ -91,19 +92,7 @@ int cmd_list(struct cli *c, int argc, char **argv)
 		ncerts = ukey_p11_certs(p11, t->serial, &certs);
 		ukey_cert_info_free_array(certs, ncerts > 0 ? (size_t)ncerts : 0);
 		if (c->json) {
-			cJSON *o = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(o, "label", t->label);
-			cJSON_AddStringToObject(o, "serial", t->serial);
-			cJSON_AddStringToObject(o, "manufacturer", t->manufacturer);
-			cJSON_AddStringToObject(o, "model", t->model);
-			cJSON_AddNumberToObject(o, "slot", (double)t->slot_id);
-			cJSON_AddItemToObject(o, "pin", cli_pin_json(t, &st));
-			if (ncerts >= 0)
-				cJSON_AddNumberToObject(o, "certificates", ncerts);
-			else
-				cJSON_AddNullToObject(o, "certificates");
-			cJSON_AddItemToArray(arr, o);
+			cJSON_AddItemToArray(arr, ukey_json_token(t, &st, ncerts));
 			continue;
 		}
 		pin_words(&st, words, sizeof(words));
@@ -122,72 +111,13 @@ int cmd_list(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static void hex(const uint8_t *id, size_t len, char *buf, size_t size)
-{
-	size_t o = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < len && o + 3 <= size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%02x", id[i]);
-}
-
-static const char *key_match_id(enum ukey_key_match m)
-{
-	switch (m) {
-	case UKEY_KEY_MATCH_YES:
-		return "match";
-	case UKEY_KEY_MATCH_NO:
-		return "mismatch";
-	default:
-		return "unknown";
-	}
-}
-
-static cJSON *cert_json(const struct ukey_token_info *t, const struct ukey_cert_info *ci, time_t now)
-{
-	cJSON *o = cJSON_CreateObject();
-	struct ukey_validity v;
-	char id[2 * UKEY_P11_ID_MAX + 1], ts[32];
-
-	hex(ci->id, ci->id_len, id, sizeof(id));
-	cJSON_AddStringToObject(o, "token_serial", t->serial);
-	cJSON_AddStringToObject(o, "token_label", t->label);
-	cJSON_AddStringToObject(o, "label", ci->label);
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddBoolToObject(o, "readable", ci->readable);
-	if (!ci->readable) {
-		cJSON_AddStringToObject(o, "status", "unreadable");
-		return o;
-	}
-	ukey_validity_eval(ci->not_before, ci->not_after, now, &v);
-	cJSON_AddStringToObject(o, "subject", ci->subject);
-	if (ci->subject_cn)
-		cJSON_AddStringToObject(o, "subject_cn", ci->subject_cn);
-	else
-		cJSON_AddNullToObject(o, "subject_cn");
-	if (ci->subject_o)
-		cJSON_AddStringToObject(o, "subject_o", ci->subject_o);
-	else
-		cJSON_AddNullToObject(o, "subject_o");
-	cJSON_AddStringToObject(o, "issuer", ci->issuer);
-	cJSON_AddStringToObject(o, "serial", ci->serial_hex);
-	cJSON_AddStringToObject(o, "not_before", cli_time_iso(ci->not_before, ts));
-	cJSON_AddStringToObject(o, "not_after", cli_time_iso(ci->not_after, ts));
-	cJSON_AddNumberToObject(o, "days_left", (double)v.days_left);
-	cJSON_AddStringToObject(o, "status", ukey_validity_status_id(v.status));
-	cJSON_AddBoolToObject(o, "renewal_open", v.renewal_open);
-	cJSON_AddStringToObject(o, "key_type", ci->key_type);
-	cJSON_AddStringToObject(o, "key_match", key_match_id(ci->key_match));
-	return o;
-}
-
 static void cert_text(const struct ukey_cert_info *ci, time_t now)
 {
 	struct ukey_validity v;
 	char id[2 * UKEY_P11_ID_MAX + 1], from[16], to[16];
 	struct tm tm;
 
-	hex(ci->id, ci->id_len, id, sizeof(id));
+	ukey_json_hex(ci->id, ci->id_len, id, sizeof(id));
 	if (!ci->readable) {
 		/* R-D3 names this case: the key answers but its certificate cannot be recognised. */
 		printf(_("  Certificate \"%s\" (id %s): unreadable, not a valid X.509 certificate.\n"),
@@ -292,7 +222,7 @@ static int show_certs(struct cli *c, struct ukey_p11 *p11, const struct ukey_tok
 		printf("%s\n", _("  No certificate on this key."));
 	for (int j = 0; j < k; j++) {
 		if (c->json)
-			cJSON_AddItemToArray(arr, cert_json(t, &certs[j], now));
+			cJSON_AddItemToArray(arr, ukey_json_cert(t, &certs[j], now, false));
 		else
 			cert_text(&certs[j], now);
 	}
@@ -303,21 +233,6 @@ static int show_certs(struct cli *c, struct ukey_p11 *p11, const struct ukey_tok
 int cmd_certs(struct cli *c, int argc, char **argv)
 {
 	return each_token(c, argc, argv, "certificates", show_certs);
-}
-
-static cJSON *key_json(const struct ukey_token_info *t, const struct ukey_key_info *k)
-{
-	cJSON *o = cJSON_CreateObject();
-	char id[2 * UKEY_P11_ID_MAX + 1];
-
-	hex(k->id, k->id_len, id, sizeof(id));
-	cJSON_AddStringToObject(o, "token_serial", t->serial);
-	cJSON_AddStringToObject(o, "token_label", t->label);
-	cJSON_AddStringToObject(o, "label", k->label);
-	cJSON_AddStringToObject(o, "id", id);
-	cJSON_AddStringToObject(o, "class", k->is_private ? "private" : "public");
-	cJSON_AddStringToObject(o, "key_type", k->key_type);
-	return o;
 }
 
 static int show_keys(struct cli *c, struct ukey_p11 *p11, const struct ukey_token_info *t, cJSON *arr)
@@ -331,10 +246,10 @@ static int show_keys(struct cli *c, struct ukey_p11 *p11, const struct ukey_toke
 		return k;
 	for (int j = 0; j < k; j++) {
 		if (c->json) {
-			cJSON_AddItemToArray(arr, key_json(t, &keys[j]));
+			cJSON_AddItemToArray(arr, ukey_json_key(t, &keys[j]));
 			continue;
 		}
-		hex(keys[j].id, keys[j].id_len, id, sizeof(id));
+		ukey_json_hex(keys[j].id, keys[j].id_len, id, sizeof(id));
 		printf(_("  %-8s %-10s id %-6s \"%s\"\n"), keys[j].is_private ? _("private") : _("public"),
 		       keys[j].key_type, id, cli_safe(keys[j].label));
 	}

@@ -16,19 +16,11 @@
 #include "base/log.h"
 #include "cli.h"
 #include "i18n.h"
+#include "objects.h"
 
 #ifndef UKEY_VERSION
 #define UKEY_VERSION "0.0.0"
 #endif
-
-const char *cli_time_iso(time_t t, char buf[static 32])
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
-}
 
 const char *cli_safe(const char *s)
 {
@@ -63,24 +55,6 @@ void cli_print_json(cJSON *doc)
 	cJSON_Delete(doc);
 }
 
-cJSON *cli_pin_json(const struct ukey_token_info *t, const struct ukey_pin_state *st)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "serial", t->serial);
-	cJSON_AddStringToObject(o, "label", t->label);
-	if (st->counted || st->locked)
-		cJSON_AddNumberToObject(o, "tries_left", st->tries_left);
-	else
-		cJSON_AddNullToObject(o, "tries_left");
-	cJSON_AddNumberToObject(o, "max_tries", st->max_tries);
-	cJSON_AddBoolToObject(o, "locked", st->locked);
-	cJSON_AddBoolToObject(o, "locked_by_token", st->locked_by_token);
-	cJSON_AddBoolToObject(o, "final_try", st->final_try);
-	cJSON_AddBoolToObject(o, "counted", st->counted);
-	return o;
-}
-
 int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state *pin, const char *fmt, ...)
 {
 	char msg[1024];
@@ -90,18 +64,11 @@ int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (c->json) {
-		cJSON *doc = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(doc, "error");
+		cJSON *doc = cJSON_CreateObject(), *e = ukey_json_error_data(r, rule, pin);
 
-		cJSON_AddStringToObject(e, "id", ukey_err_id(r));
 		cJSON_AddStringToObject(e, "message", msg);
 		cJSON_AddNumberToObject(e, "exit_code", ukey_err_exit_code(r));
-		if (rule)
-			cJSON_AddStringToObject(e, "rule", rule);
-		if (pin) {
-			cJSON_AddNumberToObject(e, "tries_left", pin->tries_left);
-			cJSON_AddNumberToObject(e, "max_tries", pin->max_tries);
-			cJSON_AddBoolToObject(e, "locked", pin->locked);
-		}
+		cJSON_AddItemToObject(doc, "error", e);
 		cli_print_json(doc);
 	} else {
 		fprintf(stderr, "ukey: %s\n", cli_safe(msg));

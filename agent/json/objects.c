@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* JSON builders shared by `ukey --json` and ukeyd, through cJSON; base64 through OpenSSL. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "base/err.h"
+#include "objects.h"
+#include "validity.h"
+
+const char *ukey_json_time(time_t t, char buf[static 32])
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+void ukey_json_hex(const uint8_t *data, size_t len, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < len && o + 3 <= size; i++)
+		o += (size_t)snprintf(buf + o, size - o, "%02x", data[i]);
+}
+
+static void add_string_or_null(cJSON *o, const char *name, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(o, name, value);
+	else
+		cJSON_AddNullToObject(o, name);
+}
+
+cJSON *ukey_json_pin_state(const struct ukey_token_info *t, const struct ukey_pin_state *st)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "serial", t->serial);
+	cJSON_AddStringToObject(o, "label", t->label);
+	if (st->counted || st->locked)
+		cJSON_AddNumberToObject(o, "tries_left", st->tries_left);
+	else
+		cJSON_AddNullToObject(o, "tries_left");
+	cJSON_AddNumberToObject(o, "max_tries", st->max_tries);
+	cJSON_AddBoolToObject(o, "locked", st->locked);
+	cJSON_AddBoolToObject(o, "locked_by_token", st->locked_by_token);
+	cJSON_AddBoolToObject(o, "final_try", st->final_try);
+	cJSON_AddBoolToObject(o, "counted", st->counted);
+	return o;
+}
+
+cJSON *ukey_json_token(const struct ukey_token_info *t, const struct ukey_pin_state *st, int ncerts)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "label", t->label);
+	cJSON_AddStringToObject(o, "serial", t->serial);
+	cJSON_AddStringToObject(o, "manufacturer", t->manufacturer);
+	cJSON_AddStringToObject(o, "model", t->model);
+	cJSON_AddNumberToObject(o, "slot", (double)t->slot_id);
+	cJSON_AddItemToObject(o, "pin", ukey_json_pin_state(t, st));
+	if (ncerts >= 0)
+		cJSON_AddNumberToObject(o, "certificates", ncerts);
+	else
+		cJSON_AddNullToObject(o, "certificates");
+	return o;
+}
+
+static const char *key_match_id(enum ukey_key_match m)
+{
+	switch (m) {
+	case UKEY_KEY_MATCH_YES:
+		return "match";
+	case UKEY_KEY_MATCH_NO:
+		return "mismatch";
+	default:
+		return "unknown";
+	}
+}
+
+cJSON *ukey_json_cert(const struct ukey_token_info *t, const struct ukey_cert_info *ci, time_t now, bool with_der)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct ukey_validity v;
+	char id[2 * UKEY_P11_ID_MAX + 1], ts[32];
+
+	ukey_json_hex(ci->id, ci->id_len, id, sizeof(id));
+	cJSON_AddStringToObject(o, "token_serial", t->serial);
+	cJSON_AddStringToObject(o, "token_label", t->label);
+	cJSON_AddStringToObject(o, "label", ci->label);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddBoolToObject(o, "readable", ci->readable);
+	if (!ci->readable) {
+		cJSON_AddStringToObject(o, "status", "unreadable");
+		return o;
+	}
+	ukey_validity_eval(ci->not_before, ci->not_after, now, &v);
+	cJSON_AddStringToObject(o, "subject", ci->subject);
+	add_string_or_null(o, "subject_cn", ci->subject_cn);
+	add_string_or_null(o, "subject_o", ci->subject_o);
+	cJSON_AddStringToObject(o, "issuer", ci->issuer);
+	cJSON_AddStringToObject(o, "serial", ci->serial_hex);
+	cJSON_AddStringToObject(o, "not_before", ukey_json_time(ci->not_before, ts));
+	cJSON_AddStringToObject(o, "not_after", ukey_json_time(ci->not_after, ts));
+	cJSON_AddNumberToObject(o, "days_left", (double)v.days_left);
+	cJSON_AddStringToObject(o, "status", ukey_validity_status_id(v.status));
+	cJSON_AddBoolToObject(o, "renewal_open", v.renewal_open);
+	cJSON_AddStringToObject(o, "key_type", ci->key_type);
+	cJSON_AddStringToObject(o, "key_match", key_match_id(ci->key_match));
+	if (with_der) {
+		char *b64 = ukey_json_base64(ci->der, ci->der_len);
+
+		add_string_or_null(o, "der", b64);
+		free(b64);
+	}
+	return o;
+}
+
+cJSON *ukey_json_key(const struct ukey_token_info *t, const struct ukey_key_info *k)
+{
+	cJSON *o = cJSON_CreateObject();
+	char id[2 * UKEY_P11_ID_MAX + 1];
+
+	ukey_json_hex(k->id, k->id_len, id, sizeof(id));
+	cJSON_AddStringToObject(o, "token_serial", t->serial);
+	cJSON_AddStringToObject(o, "token_label", t->label);
+	cJSON_AddStringToObject(o, "label", k->label);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "class", k->is_private ? "private" : "public");
+	cJSON_AddStringToObject(o, "key_type", k->key_type);
+	return o;
+}
+
+cJSON *ukey_json_error_data(int r, const char *rule, const struct ukey_pin_state *pin)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "id", ukey_err_id(r));
+	if (rule)
+		cJSON_AddStringToObject(o, "rule", rule);
+	if (pin) {
+		cJSON_AddNumberToObject(o, "tries_left", pin->tries_left);
+		cJSON_AddNumberToObject(o, "max_tries", pin->max_tries);
+		cJSON_AddBoolToObject(o, "locked", pin->locked);
+	}
+	return o;
+}
+
+char *ukey_json_base64(const uint8_t *data, size_t len)
+{
+	size_t out_len = 4 * ((len + 2) / 3) + 1;
+	char *out;
+
+	if (len > (size_t)(1 << 28))
+		return NULL;
+	out = malloc(out_len);
+	if (!out)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	return out;
+}
+
+int ukey_json_unbase64(const char *b64, uint8_t **ret, size_t *ret_len)
+{
+	size_t len = strlen(b64), pad = 0;
+	uint8_t *out;
+	int n;
+
+	/* EVP_DecodeBlock ignores surrounding whitespace and needs length % 4 == 0: check both first. */
+	if (len == 0 || len % 4 != 0 || len > (size_t)(1 << 28) ||
+	    strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"abcdefghijklmnopqrstuvwxyz0123456789+/=") != len)
+		return -UKEY_E_USAGE;
+	if (b64[len - 1] == '=')
+		pad++;
+	if (b64[len - 2] == '=')
+		pad++;
+	out = malloc(len / 4 * 3 + 1);
+	if (!out)
+		return -ENOMEM;
+	n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)len);
+	if (n < 0 || (size_t)n < pad) {
+		free(out);
+		return -UKEY_E_USAGE;
+	}
+	*ret = out;
+	*ret_len = (size_t)n - pad;
+	return 0;
+}

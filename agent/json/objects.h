@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The JSON objects both front ends print (`ukey --json`, ukeyd's API): one builder each, so they never differ. */
+#ifndef UKEY_JSON_OBJECTS_H
+#define UKEY_JSON_OBJECTS_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "p11.h"
+#include "pin.h"
+
+/* ukey_json_time: t as ISO 8601 UTC ("2027-11-25T08:00:00Z") in buf. */
+const char *ukey_json_time(time_t t, char buf[static 32]);
+
+/* ukey_json_hex: len bytes as lower-case hex in buf (truncated to fit). */
+void ukey_json_hex(const uint8_t *data, size_t len, char *buf, size_t size);
+
+/* {"serial", "label", "tries_left", "max_tries", "locked", "locked_by_token", "final_try", "counted"} */
+cJSON *ukey_json_pin_state(const struct ukey_token_info *t, const struct ukey_pin_state *st);
+
+/* A token-list entry: {"label", "serial", "manufacturer", "model", "slot", "pin", "certificates"}; ncerts < 0: null. */
+cJSON *ukey_json_token(const struct ukey_token_info *t, const struct ukey_pin_state *st, int ncerts);
+
+/* A certificate entry as evaluated at now (validity per R-R2); with_der adds base64 "der". */
+cJSON *ukey_json_cert(const struct ukey_token_info *t, const struct ukey_cert_info *ci, time_t now, bool with_der);
+
+/* A key-object entry: {"token_serial", "token_label", "label", "id", "class", "key_type"}. */
+cJSON *ukey_json_key(const struct ukey_token_info *t, const struct ukey_key_info *k);
+
+/*
+ * ukey_json_error_data: the stable part of an error: {"id", "rule"?,
+ * "tries_left"?, "max_tries"?, "locked"?}. rule and pin may be NULL.
+ */
+cJSON *ukey_json_error_data(int r, const char *rule, const struct ukey_pin_state *pin);
+
+/* ukey_json_base64: data as a new base64 string (no line breaks), or NULL on ENOMEM. free() it. */
+char *ukey_json_base64(const uint8_t *data, size_t len);
+
+/* ukey_json_unbase64: decode base64 (strict; whitespace refused) into a new buffer. Returns 0 or -UKEY_E_USAGE. */
+int ukey_json_unbase64(const char *b64, uint8_t **ret, size_t *ret_len);
+
+#endif
