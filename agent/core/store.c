@@ -47,6 +47,10 @@ static const char *const migrations[] = {
 	"  outcome TEXT NOT NULL DEFAULT 'pending'"
 	"    CHECK (outcome IN ('pending', 'wrong', 'uncertain')));"
 	"CREATE INDEX pin_attempt_token ON pin_attempt(token_id);",
+	/* 2: web origins the local API trusts (ukey origin add), in canonical form */
+	"CREATE TABLE origin ("
+	"  origin TEXT PRIMARY KEY,"
+	"  added TEXT NOT NULL);",
 };
 
 int ukey_store_schema_version(void)
@@ -374,4 +378,82 @@ int ukey_store_pin_reset(struct ukey_store *store, const char *manufacturer, con
 	sqlite3_bind_text(st, 1, manufacturer, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
 	return step_done(store, st, "resetting the PIN counter");
+}
+
+static int origin_exec(struct ukey_store *store, const char *sql, const char *origin, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	char now[32];
+	int rc;
+
+	now_iso8601(now);
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, what);
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(st) > 1)
+		sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, rc, what);
+	return sqlite3_changes(store->db);
+}
+
+int ukey_store_origin_add(struct ukey_store *store, const char *origin)
+{
+	return origin_exec(store, "INSERT OR IGNORE INTO origin (origin, added) VALUES (?1, ?2)", origin,
+			   "adding an origin");
+}
+
+int ukey_store_origin_remove(struct ukey_store *store, const char *origin)
+{
+	return origin_exec(store, "DELETE FROM origin WHERE origin = ?1", origin, "removing an origin");
+}
+
+int ukey_store_origin_allowed(struct ukey_store *store, const char *origin)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(store->db, "SELECT 1 FROM origin WHERE origin = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "reading the origins");
+	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(store, rc, "reading the origins");
+}
+
+int ukey_store_origin_list(struct ukey_store *store, char ***ret_origins)
+{
+	sqlite3_stmt *st = NULL;
+	char **list = NULL;
+	int n = 0, rc;
+
+	rc = sqlite3_prepare_v2(store->db, "SELECT origin FROM origin ORDER BY origin", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "reading the origins");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char **grown = realloc(list, (size_t)(n + 2) * sizeof(*list));
+
+		if (!grown || !(grown[n] = strdup((const char *)sqlite3_column_text(st, 0)))) {
+			list = grown ? grown : list;
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		list = grown;
+		list[++n] = NULL;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		for (int i = 0; i < n; i++)
+			free(list[i]);
+		free(list);
+		return store_fail(store, rc, "reading the origins");
+	}
+	*ret_origins = list;
+	return n;
 }

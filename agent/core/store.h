@@ -67,6 +67,18 @@ int ukey_store_pin_attempt_end(struct ukey_store *store, int64_t attempt, enum u
 /* ukey_store_pin_reset: forget every counted attempt of the token (after an unlock, R-P3). */
 int ukey_store_pin_reset(struct ukey_store *store, const char *manufacturer, const char *serial);
 
+/*
+ * Web origins the local API trusts (canonical form, see origin.h).
+ * ukey_store_origin_add / _remove return 1 when the list changed, 0 when
+ * it already was so; ukey_store_origin_allowed returns 1 or 0;
+ * ukey_store_origin_list returns the count and a NULL-terminated malloc'ed
+ * array of malloc'ed strings (NULL when empty). All: negative on error.
+ */
+int ukey_store_origin_add(struct ukey_store *store, const char *origin);
+int ukey_store_origin_remove(struct ukey_store *store, const char *origin);
+int ukey_store_origin_allowed(struct ukey_store *store, const char *origin);
+int ukey_store_origin_list(struct ukey_store *store, char ***ret_origins);
+
 /* ukey_store_schema_version: the schema version this build writes. */
 int ukey_store_schema_version(void);
 

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The agent page's words, in English and Simplified Chinese, keyed by message id.
+// The Chinese follows the CA manual and agent/po/zh_CN.po: USBKey, 密码, 锁死,
+// 证书解锁, 证书更新, 服务网点, 鉴证资料.
+//
+// A value may use {name} placeholders. For English plurals, an id with ".one"
+// is used instead when params.n === 1.
+
+const SERVICE_POINT = "北京市西城区裕民东路3号京版信息港一层";
+
+export const messages = {
+	en: {
+		"app.title": "ukey — USBKeys and certificates",
+		"app.subtitle": "The USBKeys inserted in this computer, their certificates and PINs.",
+		"app.privacy": "This page talks only to the ukey agent on this computer. A PIN you type goes to the key once; it is not stored or logged.",
+		"lang.label": "Language",
+
+		"conn.idle": "Not connected",
+		"conn.connecting": "Connecting to the agent…",
+		"conn.open": "Connected to the agent",
+		"conn.open.version": "Connected to the agent (ukeyd {version})",
+		"conn.reconnecting": "Connection lost: reconnecting in {s} s (try {n})…",
+		"conn.retrying": "The agent does not answer: trying again in {s} s (try {n})…",
+		"conn.closed": "Not connected to the agent",
+		"conn.hint": "Is the agent running? Start it with “systemctl --user start ukeyd”, then this page connects by itself.",
+
+		"tokens.heading": "USBKeys",
+		"tokens.loading": "Reading the keys…",
+		"tokens.none": "No USBKey is inserted. Insert your key: it appears here by itself.",
+		"tokens.error": "The keys cannot be listed: {message}",
+
+		"token.serial": "Serial",
+		"token.model": "Model",
+		"token.manufacturer": "Manufacturer",
+		"token.pin": "PIN",
+		"token.certcount": "{n} certificates",
+		"token.certcount.one": "1 certificate",
+
+		"pin.tries": "{n} of {max} tries left",
+		"pin.tries.unknown": "? of {max} tries left",
+		"pin.locked": "locked",
+		"pin.final": "One try left: one more wrong PIN locks the key (R-P1).",
+		"lock.count": "This USBKey is locked after {max} consecutive wrong PINs (R-P1).",
+		"lock.token": "This USBKey reports itself locked.",
+		"lock.rules": "Even the right PIN is refused until it is unlocked (R-P2). Unlocking is free, online or at the service point (R-P3).",
+		"lock.online": "Online: submit an unlock request on the CA's portal and upload the supporting documents; after BJCA reviews it you get an authorisation e-mail whose link resets the PIN.",
+		"lock.onsite": `At the service point: bring the application form, the unit's certificate copy, the agent's ID card and this USBKey. Address: ${SERVICE_POINT}.`,
+
+		"certs.heading": "Certificates",
+		"certs.none": "No certificate on this key.",
+		"certs.error": "The certificates cannot be read: {message}",
+		"certs.loading": "Reading the certificates…",
+
+		"cert.subject": "Subject",
+		"cert.org": "Organisation",
+		"cert.issuer": "Issuer",
+		"cert.valid": "Valid",
+		"cert.valid.range": "{from} to {to} (UTC)",
+		"cert.serial": "Serial",
+		"cert.key": "Key",
+		"cert.status": "Status",
+		"cert.daysleft": "{n} days left",
+		"cert.daysleft.one": "1 day left",
+		"cert.daysago": "expired {n} days ago",
+		"cert.daysago.one": "expired 1 day ago",
+
+		"badge.valid": "Valid",
+		"badge.expiring": "Expiring · renewal open",
+		"badge.expired": "Expired · renewal open",
+		"badge.expired.documents": "Expired · documents needed",
+		"badge.not-yet-valid": "Not yet valid",
+		"badge.unreadable": "Unreadable",
+
+		"status.valid": "Valid, {n} days left. Online renewal opens on {date}, when fewer than 90 days are left (R-R2).",
+		"status.valid.one": "Valid, 1 day left. Online renewal opens on {date}, when fewer than 90 days are left (R-R2).",
+		"status.expiring": "Expiring: renewal open, fewer than 90 days left ({n} days). Renew online now with the key inserted (R-R2); the new certificate ends one year after this one's end date (R-R3).",
+		"status.expiring.one": "Expiring: renewal open, fewer than 90 days left (1 day). Renew online now with the key inserted (R-R2); the new certificate ends one year after this one's end date (R-R3).",
+		"status.expired": "Expired {n} days ago: online renewal is still open, up to 365 days after expiry (R-R2); the new certificate runs one year from the day it is downloaded (R-R4).",
+		"status.expired.one": "Expired 1 day ago: online renewal is still open, up to 365 days after expiry (R-R2); the new certificate runs one year from the day it is downloaded (R-R4).",
+		"status.expired.documents": "Expired {n} days ago: renewal needs documents (R-R5). Upload the supporting documents online; after BJCA approves, download the certificate from 管理中心 → 我的订单 → 未完成订单.",
+		"status.not-yet-valid": "Not valid yet: valid from {date}.",
+		"status.unreadable": "Not a valid X.509 certificate. If the key's light is normal, this may be a media fault (the certificate cannot be recognised, R-D3): bring the key to the service point.",
+
+		"keymatch.match": "{type}, matches the key pair on the key",
+		"keymatch.mismatch": "{type}, does NOT match the key pair on the key",
+		"keymatch.unknown": "{type}, no public key object to compare with",
+
+		"form.verify.title": "Check the PIN",
+		"form.verify.label": "PIN",
+		"form.verify.button": "Check",
+		"form.verify.hint": "Every wrong PIN counts: {max} in a row lock the key (R-P1).",
+		"form.change.title": "Change the PIN",
+		"form.change.current": "Current PIN",
+		"form.change.new": "New PIN",
+		"form.change.again": "New PIN again",
+		"form.change.button": "Change PIN",
+		"form.locked": "PIN entry is off while the key is locked.",
+		"form.busy": "Asking the key…",
+
+		"msg.verified": "PIN correct: {n} of {max} tries left.",
+		"msg.changed": "PIN changed; an online certificate renewal keeps it (R-P4).",
+		"msg.mismatch": "The two new PINs differ: nothing was changed and no try was used.",
+		"msg.empty": "Type the PIN first: nothing was sent to the key.",
+
+		"err.pin-incorrect": "Wrong PIN: {n} tries left before the key locks.",
+		"err.pin-incorrect.one": "Wrong PIN: 1 try left; one more wrong PIN locks the key (R-P1).",
+		"err.pin-incorrect.locked": "Wrong PIN: that was the last try and the key is now locked (R-P1); unlocking is free, online or at the service point (R-P3).",
+		"err.pin-incorrect.unknown": "Wrong PIN (R-P1).",
+		"err.pin-locked": "This USBKey is locked (R-P2): nothing was sent to the key. Unlocking is free, online or at the service point (R-P3).",
+		"err.pin-invalid": "That PIN cannot be right (empty, too long, too short, or with control characters): it was not sent to the key and no try was used.",
+		"err.no-token": "No USBKey is inserted: insert the key and try again.",
+		"err.token-not-found": "This USBKey is not inserted any more: insert it again and retry.",
+		"err.token-ambiguous": "Several keys match: choose one by its serial.",
+		"err.token-removed": "The key was removed during the operation: insert it again and retry.",
+		"err.token-removed.tries": "The key was removed during the PIN check: the try counts ({n} left); insert the key again and retry.",
+		"err.token-failed": "The key did not answer correctly: remove it, insert it again and retry; if it keeps failing, bring the key to the service point.",
+		"err.state-unavailable": "The agent cannot record PIN tries, so it refuses the PIN (no try may go uncounted): check the agent's state directory.",
+		"err.state-corrupt": "The agent's state database is damaged, so it refuses the PIN (no try may go uncounted).",
+		"err.unsupported": "The key or its module does not support this.",
+		"err.busy": "The agent is busy: wait a moment and try again.",
+		"err.rate-limited": "Too many requests: wait a moment and try again.",
+		"err.connection": "The connection to the agent broke during the call: the try may have been counted. Look at the tries left before you try again.",
+		"err.not-connected": "Not connected to the agent: nothing was sent to the key.",
+		"err.generic": "The agent answered with an error: {message}",
+	},
+
+	zh_CN: {
+		"app.title": "ukey — USBKey 与数字证书",
+		"app.subtitle": "本机已插入的 USBKey、其中的数字证书及密码状态。",
+		"app.privacy": "本页面只与本机的 ukey 服务通信。您输入的密码仅发送至 USBKey 一次，不会被保存或记录。",
+		"lang.label": "语言",
+
+		"conn.idle": "未连接",
+		"conn.connecting": "正在连接本机 ukey 服务…",
+		"conn.open": "已连接本机 ukey 服务",
+		"conn.open.version": "已连接本机 ukey 服务（ukeyd {version}）",
+		"conn.reconnecting": "连接已断开：{s} 秒后重新连接（第 {n} 次）…",
+		"conn.retrying": "ukey 服务无响应：{s} 秒后重试（第 {n} 次）…",
+		"conn.closed": "未连接本机 ukey 服务",
+		"conn.hint": "ukey 服务是否在运行？可执行 “systemctl --user start ukeyd” 启动，本页面会自动连接。",
+
+		"tokens.heading": "USBKey",
+		"tokens.loading": "正在读取 USBKey…",
+		"tokens.none": "未插入 USBKey。插入后会自动显示在这里。",
+		"tokens.error": "无法列出 USBKey：{message}",
+
+		"token.serial": "序列号",
+		"token.model": "型号",
+		"token.manufacturer": "制造商",
+		"token.pin": "密码",
+		"token.certcount": "{n} 张证书",
+
+		"pin.tries": "剩余 {n}/{max} 次",
+		"pin.tries.unknown": "剩余 ?/{max} 次",
+		"pin.locked": "已锁死",
+		"pin.final": "仅剩 1 次尝试机会：再输错一次密码，USBKey 将被锁死 (R-P1)。",
+		"lock.count": "此 USBKey 已因连续输错 {max} 次密码而锁死 (R-P1)。",
+		"lock.token": "此 USBKey 报告自身已锁死。",
+		"lock.rules": "解锁之前，即使输入正确的密码也会被拒绝 (R-P2)；可在线或到服务网点免费办理证书解锁 (R-P3)。",
+		"lock.online": "在线办理：在证书服务平台提交在线解锁申请并按页面要求上传鉴证资料，BJCA 审核授权后会发送授权邮件，通过邮件中的链接重置密码。",
+		"lock.onsite": `到服务网点办理：携带申请表、单位证件复印件、经办人身份证及此 USBKey。服务网点地址：${SERVICE_POINT}。`,
+
+		"certs.heading": "证书",
+		"certs.none": "此 USBKey 中没有证书。",
+		"certs.error": "无法读取证书：{message}",
+		"certs.loading": "正在读取证书…",
+
+		"cert.subject": "使用者",
+		"cert.org": "单位",
+		"cert.issuer": "颁发者",
+		"cert.valid": "有效期",
+		"cert.valid.range": "{from} 至 {to}（UTC）",
+		"cert.serial": "序列号",
+		"cert.key": "密钥",
+		"cert.status": "状态",
+		"cert.daysleft": "剩余 {n} 天",
+		"cert.daysago": "已过期 {n} 天",
+
+		"badge.valid": "有效",
+		"badge.expiring": "即将到期 · 可在线更新",
+		"badge.expired": "已过期 · 可在线更新",
+		"badge.expired.documents": "已过期 · 需鉴证资料",
+		"badge.not-yet-valid": "尚未生效",
+		"badge.unreadable": "无法读取",
+
+		"status.valid": "有效，剩余 {n} 天。剩余不足 90 天时（{date} 起）可在线办理证书更新 (R-R2)。",
+		"status.expiring": "即将到期：剩余 {n} 天，已不足 90 天，现可插入 USBKey 在线办理证书更新 (R-R2)；新证书有效期在原证书截止日期的基础上顺延一年 (R-R3)。",
+		"status.expired": "已过期 {n} 天：过期未超过 1 年（365 天），仍可在线办理证书更新 (R-R2)；新证书有效期自下载之日起计算一年 (R-R4)。",
+		"status.expired.documents": "已过期 {n} 天：证书更新需提交鉴证资料 (R-R5)。请在线上传鉴证资料，BJCA 审核通过后，在【管理中心】-【我的订单】-【未完成订单】处下载新证书。",
+		"status.not-yet-valid": "尚未生效：自 {date} 起生效。",
+		"status.unreadable": "不是有效的 X.509 证书。若指示灯正常，可能属于介质质量问题（无法识别证书，R-D3）：请携带 USBKey 到服务网点检测。",
+
+		"keymatch.match": "{type}，与 USBKey 中的密钥对匹配",
+		"keymatch.mismatch": "{type}，与 USBKey 中的密钥对不匹配",
+		"keymatch.unknown": "{type}，没有可供比对的公钥对象",
+
+		"form.verify.title": "验证密码",
+		"form.verify.label": "密码",
+		"form.verify.button": "验证",
+		"form.verify.hint": "每次输错都会计数：连续输错 {max} 次，USBKey 将被锁死 (R-P1)。",
+		"form.change.title": "修改密码",
+		"form.change.current": "当前密码",
+		"form.change.new": "新密码",
+		"form.change.again": "再次输入新密码",
+		"form.change.button": "修改密码",
+		"form.locked": "USBKey 已锁死，暂不能输入密码。",
+		"form.busy": "正在与 USBKey 通信…",
+
+		"msg.verified": "密码正确：还可尝试 {n} 次（共 {max} 次）。",
+		"msg.changed": "密码已修改；证书在线更新后密码不变 (R-P4)。",
+		"msg.mismatch": "两次输入的新密码不一致：密码未修改，也未消耗尝试次数。",
+		"msg.empty": "请先输入密码：未向 USBKey 发送任何内容。",
+
+		"err.pin-incorrect": "密码错误：还可尝试 {n} 次，用完后 USBKey 将被锁死。",
+		"err.pin-incorrect.one": "密码错误：还可尝试 1 次；再输错一次密码，USBKey 将被锁死 (R-P1)。",
+		"err.pin-incorrect.locked": "密码错误：最后一次尝试机会已用完，USBKey 现已锁死 (R-P1)；可在线或到服务网点免费办理证书解锁 (R-P3)。",
+		"err.pin-incorrect.unknown": "密码错误 (R-P1)。",
+		"err.pin-locked": "此 USBKey 已锁死 (R-P2)：未向 USBKey 发送任何内容。可在线或到服务网点免费办理证书解锁 (R-P3)。",
+		"err.pin-invalid": "该密码不可能正确（为空、过长、过短或含控制字符）：未发送到 USBKey，也未消耗尝试次数。",
+		"err.no-token": "未插入 USBKey：请插入 USBKey 后重试。",
+		"err.token-not-found": "此 USBKey 已不在本机：请重新插入后重试。",
+		"err.token-ambiguous": "有多个 USBKey 符合条件：请按序列号选择其中一个。",
+		"err.token-removed": "操作过程中 USBKey 被拔出：请重新插入后重试。",
+		"err.token-removed.tries": "USBKey 在校验密码时被拔出：本次尝试已计数（还剩 {n} 次）；请重新插入 USBKey 后重试。",
+		"err.token-failed": "USBKey 未正确响应：请拔出后重新插入再试；如仍然失败，请携带该 USBKey 前往服务网点。",
+		"err.state-unavailable": "ukey 服务无法记录密码尝试次数：为确保每次尝试都被计数，现拒绝输入密码；请检查其状态目录。",
+		"err.state-corrupt": "ukey 服务的状态数据库已损坏：为确保每次尝试都被计数，现拒绝输入密码。",
+		"err.unsupported": "USBKey 或其模块不支持此操作。",
+		"err.busy": "ukey 服务繁忙：请稍候再试。",
+		"err.rate-limited": "请求过于频繁：请稍候再试。",
+		"err.connection": "与 ukey 服务的连接在操作过程中中断：本次尝试可能已被计数。再次尝试前，请先查看剩余尝试次数。",
+		"err.not-connected": "未连接本机 ukey 服务：未向 USBKey 发送任何内容。",
+		"err.generic": "ukey 服务返回错误：{message}",
+	},
+};
+
+export const LANGS = ["zh_CN", "en"];
+const STORAGE_KEY = "ukey.lang";
+
+/** The language from navigator.language: zh* → zh_CN, else en. */
+export function detectLang(nav = globalThis.navigator) {
+	const l = (nav && (nav.language || (nav.languages && nav.languages[0]))) || "";
+	return /^zh\b/i.test(l) ? "zh_CN" : "en";
+}
+
+/** The language remembered by the toggle, else the browser's. Only the language is stored. */
+export function initialLang() {
+	try {
+		const saved = globalThis.localStorage && localStorage.getItem(STORAGE_KEY);
+		if (saved && messages[saved])
+			return saved;
+	} catch {
+		/* storage off: fine */
+	}
+	return detectLang();
+}
+
+let current = "en";
+
+export function getLang() {
+	return current;
+}
+
+/** Switch language; remember = store the choice (the toggle does, detection does not). */
+export function setLang(lang, { remember = false } = {}) {
+	if (!messages[lang])
+		lang = "en";
+	current = lang;
+	if (remember) {
+		try {
+			localStorage.setItem(STORAGE_KEY, lang);
+		} catch {
+			/* storage off: the choice lasts for this page only */
+		}
+	}
+	return current;
+}
+
+/** The BCP 47 tag for <html lang>. */
+export function htmlLang(lang = current) {
+	return lang === "zh_CN" ? "zh-CN" : "en";
+}
+
+/**
+ * The text of message id in the current language, with {name} filled from params.
+ * Falls back to English, then to the id itself.
+ */
+export function t(id, params = {}) {
+	const dict = messages[current] || messages.en;
+	let key = id;
+	if (params.n === 1 && dict[`${id}.one`] !== undefined)
+		key = `${id}.one`;
+	let s = dict[key];
+	if (s === undefined)
+		s = messages.en[key] !== undefined ? messages.en[key] : messages.en[id];
+	if (s === undefined)
+		return id;
+	return s.replace(/\{(\w+)\}/g, (m, name) => (params[name] !== undefined && params[name] !== null ? String(params[name]) : m));
+}
