@@ -3,6 +3,7 @@
 #ifndef UKEY_P11_INTERNAL_H
 #define UKEY_P11_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,8 +31,11 @@ int ukey_raw_attr(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o,
 /* ukey_raw_key_match: compare the public key object with CKA_ID id against the certificate's key. */
 enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len,
 				       const uint8_t *cert_der, size_t cert_len);
-/* ukey_raw_sign: sign with the private key of CKA_ID id (any, when id_len is 0); needs the user logged in. */
+/*
+ * ukey_raw_sign: sign with the private key of CKA_ID id (any, when id_len
+ * is 0); needs the user logged in. prehashed: data is a SHA-256 digest.
+ */
 int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
-		  const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len);
+		  bool prehashed, const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len);
 
 #endif

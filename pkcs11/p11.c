@@ -440,7 +440,15 @@ int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, 
 {
 	if (!s->logged_in)
 		return -UKEY_E_NOT_LOGGED_IN;
-	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, data, data_len, ret_sig, ret_len);
+	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, false, data, data_len, ret_sig, ret_len);
+}
+
+int ukey_session_sign_digest(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
+			     const uint8_t *digest, size_t digest_len, uint8_t **ret_sig, size_t *ret_len)
+{
+	if (!s->logged_in)
+		return -UKEY_E_NOT_LOGGED_IN;
+	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, true, digest, digest_len, ret_sig, ret_len);
 }
 
 /* Raw access for what libp11 0.4 lacks (EC key generation, data objects): for the layer's own files. */

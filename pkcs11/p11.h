@@ -210,6 +210,14 @@ enum ukey_sign_mech {
 int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
 		      const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len);
 
+/*
+ * ukey_session_sign_digest: as ukey_session_sign(), over a SHA-256 digest
+ * the caller computed (32 bytes, else -UKEY_E_USAGE); the result verifies
+ * exactly as a signature over the data would.
+ */
+int ukey_session_sign_digest(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
+			     const uint8_t *digest, size_t digest_len, uint8_t **ret_sig, size_t *ret_len);
+
 /* ukey_session_serial: the serial this session was opened for. Owned by s. */
 const char *ukey_session_serial(const struct ukey_session *s);
 

@@ -190,33 +190,48 @@ static int ecdsa_raw_to_der(const uint8_t *raw, size_t len, uint8_t **ret, size_
 	return 0;
 }
 
+/* DER DigestInfo prefix for SHA-256 (RFC 8017, section 9.2, note 1): CKM_RSA_PKCS signs prefix || digest. */
+static const uint8_t sha256_digest_info[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+					      0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 };
+
 int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
-		  const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len)
+		  bool prehashed, const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len)
 {
 	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
 	CK_MECHANISM m = { 0, NULL, 0 };
 	CK_OBJECT_HANDLE key;
-	uint8_t digest[SHA256_DIGEST_LENGTH], *sig = NULL;
+	uint8_t digest[SHA256_DIGEST_LENGTH], info[sizeof(sha256_digest_info) + SHA256_DIGEST_LENGTH], *sig = NULL;
 	const uint8_t *in = data;
 	CK_ULONG in_len = data_len, sig_len = 0;
 	CK_RV rv;
 	int r;
 
+	if (prehashed && data_len != SHA256_DIGEST_LENGTH)
+		return -UKEY_E_USAGE;
 	switch (mech) {
 	case UKEY_SIGN_RSA_PKCS1_SHA256:
 		m.mechanism = CKM_SHA256_RSA_PKCS;
+		if (prehashed) {
+			memcpy(info, sha256_digest_info, sizeof(sha256_digest_info));
+			memcpy(info + sizeof(sha256_digest_info), data, data_len);
+			m.mechanism = CKM_RSA_PKCS;
+			in = info;
+			in_len = sizeof(info);
+		}
 		break;
 	case UKEY_SIGN_RSA_PSS_SHA256:
-		m.mechanism = CKM_SHA256_RSA_PKCS_PSS;
+		m.mechanism = prehashed ? CKM_RSA_PKCS_PSS : CKM_SHA256_RSA_PKCS_PSS;
 		m.pParameter = &pss;
 		m.ulParameterLen = sizeof(pss);
 		break;
 	case UKEY_SIGN_ECDSA_SHA256:
 		/* SoftHSM2 and many tokens have no CKM_ECDSA_SHA256: hash here, sign the digest. */
-		SHA256(data, data_len, digest);
+		if (!prehashed) {
+			SHA256(data, data_len, digest);
+			in = digest;
+			in_len = sizeof(digest);
+		}
 		m.mechanism = CKM_ECDSA;
-		in = digest;
-		in_len = sizeof(digest);
 		break;
 	default:
 		return -UKEY_E_USAGE;

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ukeyd's API methods and the worker thread that runs them, off the event loop. */
+#ifndef UKEY_API_H
+#define UKEY_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/*
+ * Threads: the event loop (server.c) owns connections and never calls into
+ * a token. It hands each request to ukey_api_submit(); the one worker
+ * thread runs requests in order — token work is serialised on purpose,
+ * because a PKCS#11 login is per application, not per session, so two
+ * requests interleaving login and logout on one key would interfere — and
+ * queues each reply. The worker then calls the wake callback (which does
+ * lws_cancel_service()), and the loop collects replies with
+ * ukey_api_take_reply(). Between requests the worker watches the token
+ * list and queues token.inserted / token.removed notifications.
+ *
+ * Lock order: api->lock only; never held across a PKCS#11 or SQLite call.
+ */
+
+struct ukey_api;
+
+struct ukey_api_config {
+	const char *module; /* PKCS#11 module path */
+	const char *state_dir; /* the store (PIN journal, origins) */
+	unsigned max_tries; /* R-P1 */
+	unsigned poll_ms; /* token list poll interval between requests */
+	void (*wake)(void *userdata);
+	void *userdata;
+};
+
+/* A reply for one connection, or a notification for all (conn_id 0). text is malloc'ed JSON. */
+struct ukey_api_reply {
+	uint64_t conn_id;
+	char *text;
+	size_t len;
+	bool request_done; /* a reply to a request (not a notification): the connection may send another */
+	struct ukey_api_reply *next;
+};
+
+/* ukey_api_start: load the module, open the store, start the worker. Returns 0 or a negative error. */
+int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api);
+
+/* ukey_api_stop: stop the worker, free pending work and replies. NULL-safe; returns NULL. */
+struct ukey_api *ukey_api_stop(struct ukey_api *api);
+
+/*
+ * ukey_api_submit: queue one parsed JSON-RPC request of a connection.
+ * Takes ownership of req (the whole request object; its "pin" strings are
+ * wiped when it is freed). origin may be NULL (a local program).
+ */
+void ukey_api_submit(struct ukey_api *api, uint64_t conn_id, const char *origin, cJSON *req);
+
+/* ukey_api_connected: queue the greeting work for a new connection (cert.expiring notifications). */
+void ukey_api_connected(struct ukey_api *api, uint64_t conn_id);
+
+/* ukey_api_take_reply: the oldest queued reply, or NULL. The caller frees it with ukey_api_reply_free(). */
+struct ukey_api_reply *ukey_api_take_reply(struct ukey_api *api);
+
+void ukey_api_reply_free(struct ukey_api_reply *reply);
+
+/*
+ * ukey_api_error_text: a JSON-RPC error response for id (may be NULL) with a
+ * protocol-level code (-32700 parse, -32600 invalid request, -32080 busy,
+ * -32081 rate limited). malloc'ed.
+ */
+char *ukey_api_error_text(const cJSON *id, int code, const char *data_id, const char *message);
+
+#endif
