@@ -20,6 +20,7 @@ all: build
 
 deps:
 	@./.ci/install-deps
+	@./.ci/install-npm
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
