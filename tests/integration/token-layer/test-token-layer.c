@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "base/err.h"
@@ -93,6 +94,36 @@ static void sign_and_verify(const char *serial, enum ukey_sign_mech mech)
 	EVP_PKEY_free(k);
 	ukey_session_free(s);
 	ukey_p11_free(p11);
+}
+
+/* A signature over a SHA-256 digest the caller made verifies like one over the data (all three mechanisms). */
+static void sign_digest_and_verify(const char *serial, enum ukey_sign_mech mech)
+{
+	static const uint8_t data[] = "procurement order 2026-0042";
+	struct ukey_p11 *p11 = NULL;
+	struct ukey_session *s = NULL;
+	EVP_PKEY *k = cert_key(serial);
+	uint8_t digest[32], *sig = NULL;
+	size_t len = 0;
+
+	SHA256(data, sizeof(data), digest);
+	CHECK_R(ukey_p11_load(module, &p11), 0);
+	CHECK_R(ukey_session_open(p11, serial, &s), 0);
+	CHECK_R(ukey_session_login(s, pin), 0);
+	CHECK_R(ukey_session_sign_digest(s, NULL, 0, mech, digest, 31, &sig, &len), -UKEY_E_USAGE);
+	CHECK_R(ukey_session_sign_digest(s, NULL, 0, mech, digest, sizeof(digest), &sig, &len), 0);
+	CHECK(verify(k, mech, data, sizeof(data), sig, len));
+	free(sig);
+	EVP_PKEY_free(k);
+	ukey_session_free(s);
+	ukey_p11_free(p11);
+}
+
+static void case_sign_digest_all_mechanisms(void)
+{
+	sign_digest_and_verify(rsa_serial, UKEY_SIGN_RSA_PKCS1_SHA256);
+	sign_digest_and_verify(rsa_serial, UKEY_SIGN_RSA_PSS_SHA256);
+	sign_digest_and_verify(ec_serial, UKEY_SIGN_ECDSA_SHA256);
 }
 
 static void case_sign_rsa_pkcs1(void)
@@ -217,6 +248,7 @@ static const struct {
 	{ "sign-rsa-pkcs1", case_sign_rsa_pkcs1 },
 	{ "sign-rsa-pss", case_sign_rsa_pss },
 	{ "sign-ecdsa", case_sign_ecdsa },
+	{ "sign-digest-all-mechanisms", case_sign_digest_all_mechanisms },
 	{ "sign-wrong-mechanism-for-key", case_sign_wrong_mechanism_for_key },
 	{ "wrong-pin-while-logged-in-is-wrong", case_wrong_pin_while_logged_in_is_wrong },
 	{ "flags-are-fresh-after-wrong-pin", case_flags_are_fresh_after_wrong_pin },
