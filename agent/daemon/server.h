@@ -12,7 +12,7 @@
 #define UKEY_WS_RATE_PER_SEC 20
 #define UKEY_WS_RATE_BURST 40
 #define UKEY_WS_MAX_IN_FLIGHT 8
-#define UKEY_WS_MAX_CONNECTIONS 64
+#define UKEY_WS_MAX_CONNECTIONS 128
 #define UKEY_WS_IDLE_SECONDS 300
 #define UKEY_WS_MAX_QUEUED (1024 * 1024) /* unsent bytes a slow client may hold before it is dropped */
 
