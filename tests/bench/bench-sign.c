@@ -107,6 +107,8 @@ int main(int argc, char **argv)
 	printf("  direct C_Sign loop:  %8.1f sig/s  (%.3f ms/sig)\n", count / t_direct, 1e3 * t_direct / count);
 	printf("  ukey token layer:    %8.1f sig/s  (%.3f ms/sig)\n", count / t_ukey, 1e3 * t_ukey / count);
 	printf("  ratio ukey/direct time: %.2f\n", t_ukey / t_direct);
+	printf("json: {\"count\": %d, \"direct_sig_per_s\": %.1f, \"ukey_sig_per_s\": %.1f}\n", count, count / t_direct,
+	       count / t_ukey);
 	r = 0;
 out:
 	free(tokens);
