@@ -25,6 +25,7 @@ struct ukey_p11 {
 	void *dl; /* our own reference to the same dlopen() handle */
 	CK_FUNCTION_LIST *fl; /* the module's raw function list, for what libp11 lacks */
 	bool initialized_here; /* fl is an instance of our own (p11-kit-proxy): we finalise it */
+	bool static_slots; /* no C_WaitForSlotEvent: new tokens show only after a re-initialisation */
 };
 
 struct ukey_session {
@@ -129,6 +130,20 @@ int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11)
 		r = log_debug_errno(-UKEY_E_MODULE_LOAD, "C_Initialize of '%s': CKR 0x%lx", path, rv);
 		goto fail;
 	}
+	{
+		CK_SLOT_ID slot;
+		CK_INFO info;
+
+		/*
+		 * Modules that cannot report new tokens: no C_WaitForSlotEvent, or
+		 * SoftHSM2, which answers CKR_NO_EVENT but fixes its slot list at
+		 * C_Initialize (checked on 2.6.1).
+		 */
+		rv = p11->fl->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL);
+		p11->static_slots =
+			rv == CKR_FUNCTION_NOT_SUPPORTED ||
+			(p11->fl->C_GetInfo(&info) == CKR_OK && memcmp(info.manufacturerID, "SoftHSM", 7) == 0);
+	}
 	*ret_p11 = p11;
 	return 0;
 
@@ -157,6 +172,25 @@ struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11)
 	free(p11->path);
 	free(p11);
 	return NULL;
+}
+
+int ukey_p11_rescan(struct ukey_p11 *p11)
+{
+	CK_C_INITIALIZE_ARGS init_args = { .flags = CKF_OS_LOCKING_OK };
+	CK_RV rv;
+
+	if (!p11->static_slots)
+		return 0;
+	/*
+	 * SoftHSM2 builds its slot list once, in C_Initialize, and a token
+	 * directory that went away stays invalid in that process. A module
+	 * that cannot report slot events is re-initialised to see the truth.
+	 */
+	p11->fl->C_Finalize(NULL);
+	rv = p11->fl->C_Initialize(&init_args);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		return log_debug_errno(-UKEY_E_MODULE_LOAD, "re-initialising '%s': CKR 0x%lx", p11->path, rv);
+	return 1;
 }
 
 const char *ukey_p11_path(const struct ukey_p11 *p11)

@@ -111,6 +111,15 @@ int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11);
 /* ukey_p11_free: finalise and unload the module. NULL-safe; returns NULL. */
 struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11);
 
+/*
+ * ukey_p11_rescan: make tokens that appeared or came back since the module
+ * was initialised visible. Modules that report slot events (OpenSC over
+ * pcscd) need nothing; a module without C_WaitForSlotEvent, or SoftHSM2
+ * (whose slot list is fixed at C_Initialize), is re-initialised, which closes every session: call it only when none is
+ * open. Returns 1 if re-initialised, 0 if not needed, or a negative error.
+ */
+int ukey_p11_rescan(struct ukey_p11 *p11);
+
 /* ukey_p11_path: the module path given to ukey_p11_load(). Owned by p11. */
 const char *ukey_p11_path(const struct ukey_p11 *p11);
 

@@ -133,6 +133,10 @@ static void error_message(struct outcome *o)
 	case UKEY_E_TOKEN_AMBIGUOUS:
 		snprintf(o->message, sizeof(o->message), "Several keys are inserted: pass \"token\" (a serial).");
 		break;
+	case UKEY_E_UNSUPPORTED:
+		snprintf(o->message, sizeof(o->message),
+			 "This key cannot sign with that mechanism: use ecdsa-sha256 for an EC key, rsa-* for RSA.");
+		break;
 	case UKEY_E_NO_TOKEN:
 		snprintf(o->message, sizeof(o->message), "No USB key is inserted: insert the key and try again.");
 		break;
@@ -373,8 +377,16 @@ static int parse_hex(const char *hex, uint8_t *out, size_t size, size_t *ret_len
 }
 
 /* The key to sign with: key_id, else the first certificate's id (its key is the unit's identity). */
-static int sign_key(struct ukey_api *api, const struct ukey_token_info *t, const char *key_id, uint8_t *id,
-		    size_t *id_len, char **ret_cert_b64)
+/* Whether a certificate's key (key_type "RSA-2048", "EC-P-256" …) can do mech. */
+static bool mech_fits(enum ukey_sign_mech mech, const char *key_type)
+{
+	bool ec = strncmp(key_type, "EC", 2) == 0, rsa = strncmp(key_type, "RSA", 3) == 0;
+
+	return mech == UKEY_SIGN_ECDSA_SHA256 ? ec : rsa;
+}
+
+static int sign_key(struct ukey_api *api, const struct ukey_token_info *t, enum ukey_sign_mech mech, const char *key_id,
+		    uint8_t *id, size_t *id_len, char **ret_cert_b64)
 {
 	struct ukey_cert_info *certs = NULL;
 	int n, r = 0;
@@ -392,10 +404,16 @@ static int sign_key(struct ukey_api *api, const struct ukey_token_info *t, const
 			memcpy(id, certs[i].id, certs[i].id_len);
 			*id_len = certs[i].id_len;
 		}
-		if (certs[i].id_len == *id_len && memcmp(certs[i].id, id, *id_len) == 0)
+		if (certs[i].id_len == *id_len && memcmp(certs[i].id, id, *id_len) == 0) {
+			/* Known before the PIN is used: an ECDSA request for an RSA key costs no try. */
+			if (!mech_fits(mech, certs[i].key_type)) {
+				r = -UKEY_E_UNSUPPORTED;
+				break;
+			}
 			*ret_cert_b64 = ukey_json_base64(certs[i].der, certs[i].der_len);
+		}
 	}
-	if (!key_id && !*ret_cert_b64)
+	if (r == 0 && !key_id && !*ret_cert_b64)
 		r = -UKEY_E_KEY_NOT_FOUND;
 	ukey_cert_info_free_array(certs, n > 0 ? (size_t)n : 0);
 	return r;
@@ -427,7 +445,7 @@ static void m_sign(struct ukey_api *api, uint64_t conn_id, const cJSON *params, 
 	}
 	if (select_token(api, params, &t, o) < 0)
 		goto out;
-	if ((r = sign_key(api, &t, key_id, id, &id_len, &cert_b64)) < 0) {
+	if ((r = sign_key(api, &t, mech, key_id, id, &id_len, &cert_b64)) < 0) {
 		fail(o, r, r == -UKEY_E_USAGE ? "\"key_id\" must be the hex CKA_ID of a key." : NULL);
 		goto out;
 	}
@@ -464,6 +482,7 @@ static void m_agent_info(struct ukey_api *api, const char *origin, struct outcom
 	cJSON_AddStringToObject(o->result, "name", "ukeyd");
 	cJSON_AddStringToObject(o->result, "version", UKEY_VERSION);
 	cJSON_AddNumberToObject(o->result, "api", API_VERSION);
+	cJSON_AddNumberToObject(o->result, "port", api->cfg.port);
 	cJSON_AddNumberToObject(o->result, "max_tries", api->cfg.max_tries);
 	if (origin)
 		cJSON_AddStringToObject(o->result, "origin", origin);
@@ -525,7 +544,7 @@ static void greet(struct ukey_api *api, uint64_t conn_id)
 		int k = ukey_p11_certs(api->p11, tokens[i].serial, &certs);
 
 		for (int j = 0; j < k; j++) {
-			cJSON *c = ukey_json_cert(&tokens[i], &certs[j], now, false);
+			cJSON *c = ukey_json_cert(&tokens[i], &certs[j], now, true);
 
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "renewal_open")))
 				notify(api, conn_id, "cert.expiring", c);
@@ -549,8 +568,11 @@ static bool has_serial(const struct ukey_token_info *list, int n, const char *se
 static void watch_tokens(struct ukey_api *api, bool announce)
 {
 	struct ukey_token_info *now = NULL;
-	int n = ukey_p11_tokens(api->p11, &now);
+	int n;
 
+	/* No session is open between requests: a module that needs it may be re-initialised here. */
+	ukey_p11_rescan(api->p11);
+	n = ukey_p11_tokens(api->p11, &now);
 	if (n < 0)
 		return;
 	for (int i = 0; announce && i < n; i++)

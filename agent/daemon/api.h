@@ -29,6 +29,7 @@ struct ukey_api_config {
 	const char *state_dir; /* the store (PIN journal, origins) */
 	unsigned max_tries; /* R-P1 */
 	unsigned poll_ms; /* token list poll interval between requests */
+	int port; /* the port the server listens on, for agent.info */
 	void (*wake)(void *userdata);
 	void *userdata;
 };

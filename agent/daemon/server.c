@@ -100,6 +100,59 @@ static bool own_origin(struct ukey_server *srv, const char *origin)
 	return false;
 }
 
+/* Format an address as /proc/net/tcp{,6} prints it: the raw 32-bit words in %08X, then the port. */
+static void proc_net_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		snprintf(buf, size, "%08X:%04X", in->sin_addr.s_addr, ntohs(in->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		uint32_t w[4];
+
+		memcpy(w, &in6->sin6_addr, sizeof(w));
+		snprintf(buf, size, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3], ntohs(in6->sin6_port));
+	}
+}
+
+/*
+ * The API is per user: a browser's Origin can be forged by any local
+ * program, so the uid at the other end of the loopback connection must be
+ * ours. TCP has no SO_PEERCRED; the kernel's socket table says who owns
+ * the client's end. Returns 1 (ours), 0 (someone else's) or negative.
+ */
+static int peer_is_same_user(struct lws *wsi)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t plen = sizeof(peer), llen = sizeof(local);
+	char want_local[64], want_rem[64], line[512];
+	int fd = lws_get_socket_fd(wsi), r = -ENOENT;
+	FILE *f;
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
+		return -errno;
+	if (peer.ss_family != AF_INET && peer.ss_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	/* The client's socket: its local address is our peer, its remote address is us. */
+	proc_net_addr(&peer, want_local, sizeof(want_local));
+	proc_net_addr(&local, want_rem, sizeof(want_rem));
+	f = fopen(peer.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", "re");
+	if (!f)
+		return -errno;
+	while (r == -ENOENT && fgets(line, sizeof(line), f)) {
+		char loc[64], rem[64];
+		unsigned long uid;
+
+		if (sscanf(line, " %*s %63s %63s %*s %*s %*s %*s %lu", loc, rem, &uid) == 3 &&
+		    strcmp(loc, want_local) == 0 && strcmp(rem, want_rem) == 0)
+			r = uid == (unsigned long)getuid();
+	}
+	fclose(f);
+	return r;
+}
+
 /*
  * Who may open the API (PROTOCOL.md, "Who may connect"). On success the
  * connection's canonical origin is stored in c->origin (empty for a local
@@ -116,6 +169,8 @@ static const char *handshake_refusal(struct ukey_server *srv, struct lws *wsi, s
 		return "connection limit";
 	if (!host_allowed(srv, wsi))
 		return "host";
+	if (peer_is_same_user(wsi) != 1)
+		return "the client is not this user's";
 	n = header(wsi, WSI_TOKEN_ORIGIN, buf, sizeof(buf));
 	if (n < 0)
 		return "origin too long";
@@ -206,7 +261,14 @@ static int depth(const cJSON *item)
 /* One whole text message from a client: check it, then hand it to the worker. */
 static void conn_message(struct ukey_server *srv, struct conn *c)
 {
-	cJSON *req = cJSON_ParseWithLength(c->rx, c->rx_len), *id, *method, *params, *jsonrpc;
+	const char *end = NULL;
+	cJSON *req = cJSON_ParseWithLengthOpts(c->rx, c->rx_len, &end, false), *id, *method, *params, *jsonrpc;
+
+	/* One message is one request: "{req1}{req2}" or "{req} junk" must not run req1. */
+	if (req && (size_t)(end - c->rx) < c->rx_len && strspn(end, " \t\r\n") != c->rx_len - (size_t)(end - c->rx)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
 
 	/* The message may hold a PIN: nothing of it stays in our buffers. */
 	OPENSSL_cleanse(c->rx, c->rx_len);
@@ -359,6 +421,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		}
 		memcpy(c->rx + c->rx_len, in, len);
 		c->rx_len += len;
+		c->rx[c->rx_len] = '\0';
 		if (lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0) {
 			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, UKEY_WS_IDLE_SECONDS);
 			conn_message(srv, c);
@@ -496,7 +559,7 @@ int ukey_server_new(const struct ukey_server_config *cfg, struct ukey_server **r
 		(struct lws_protocol_vhost_options){ &srv->headers[4], NULL, "access-control-allow-origin:", "*" };
 	srv->headers[4] = (struct lws_protocol_vhost_options){
 		NULL, NULL, "content-security-policy:",
-		"default-src 'self'; connect-src 'self' ws://127.0.0.1:* ws://localhost:* ws://[::1]:*; "
+		"default-src 'self'; connect-src 'self' ws://127.0.0.1:* ws://localhost:*; "
 		"img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
 		"form-action 'none'"
 	};
@@ -533,6 +596,7 @@ int ukey_server_new(const struct ukey_server_config *cfg, struct ukey_server **r
 					    .state_dir = cfg->state_dir,
 					    .max_tries = cfg->max_tries,
 					    .poll_ms = cfg->poll_ms,
+					    .port = srv->port,
 					    .wake = wake,
 					    .userdata = srv };
 	if ((r = ukey_api_start(&api_cfg, &srv->api)) < 0)

@@ -106,10 +106,12 @@ cJSON *ukey_json_cert(const struct ukey_token_info *t, const struct ukey_cert_in
 	add_string_or_null(o, "subject_cn", ci->subject_cn);
 	add_string_or_null(o, "subject_o", ci->subject_o);
 	cJSON_AddStringToObject(o, "issuer", ci->issuer);
+	add_string_or_null(o, "issuer_cn", ci->issuer_cn);
 	cJSON_AddStringToObject(o, "serial", ci->serial_hex);
 	cJSON_AddStringToObject(o, "not_before", ukey_json_time(ci->not_before, ts));
 	cJSON_AddStringToObject(o, "not_after", ukey_json_time(ci->not_after, ts));
 	cJSON_AddNumberToObject(o, "days_left", (double)v.days_left);
+	cJSON_AddNumberToObject(o, "days_expired", (double)v.days_expired);
 	cJSON_AddStringToObject(o, "status", ukey_validity_status_id(v.status));
 	cJSON_AddBoolToObject(o, "renewal_open", v.renewal_open);
 	cJSON_AddStringToObject(o, "key_type", ci->key_type);

@@ -176,7 +176,8 @@ function renderConnection() {
 		s = state.version ? t("conn.open.version", { version: state.version }) : t("conn.open");
 	} else if (state.conn === "reconnecting" || (state.conn === "connecting" && state.attempt > 0)) {
 		const secs = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
-		s = t(state.everOpened ? "conn.reconnecting" : "conn.retrying", { s: secs, n: state.attempt });
+		const id = state.everOpened ? "conn.reconnecting" : "conn.retrying";
+		s = secs > 0 ? t(id, { s: secs, n: state.attempt }) : t(`${id}.now`);
 	} else if (state.conn === "connecting") {
 		s = t("conn.connecting");
 	} else {
@@ -330,7 +331,10 @@ function fillCard(card, tk, certs) {
 
 	/* header: label, serial, model, PIN state */
 	const head = $(".token-head", card);
-	const badgeClass = pin.locked ? "badge bad" : pin.final_try ? "badge warn" : "badge ok";
+	const max = pin.max_tries ?? state.maxTries;
+	const badgeClass = pin.locked || pin.final_try ? "badge bad"
+		: pin.tries_left === null || pin.tries_left === undefined ? "badge muted"
+		: pin.tries_left < max ? "badge warn" : "badge ok";
 	const tries = h("span", {
 		class: badgeClass,
 		"data-testid": "tries-left",
@@ -433,8 +437,8 @@ function renderCert(c) {
 		h("div", { class: "cert-head" },
 			h("h5", { title: c.subject || "" }, c.subject_cn || c.subject || c.label),
 			h("span", { class: `badge ${st.cls}` }, t(st.badge))),
-		c.subject_o ? h("p", { class: "org" }, c.subject_o) : null,
 		h("dl", { class: "facts" },
+			h("dt", {}, t("cert.org")), h("dd", {}, c.subject_o || "—"),
 			h("dt", {}, t("cert.issuer")), h("dd", { title: c.issuer || "" }, issuerCn || "—"),
 			h("dt", {}, t("cert.valid")),
 			h("dd", {}, t("cert.valid.range", { from: isoDate(c.not_before), to: isoDate(c.not_after) }),
@@ -487,7 +491,9 @@ function makePinForms(card) {
 	);
 	verify.addEventListener("submit", (ev) => onVerify(ev, card, verify));
 	change.addEventListener("submit", (ev) => onChange(ev, card, change));
-	return h("section", { class: "pin-forms" }, verify, change, h("p", { class: "locked-note", "data-i18n": "form.locked", hidden: true }));
+	return h("section", { class: "pin-forms" }, verify, change,
+		h("p", { class: "locked-note", "data-i18n": "form.locked", hidden: true }),
+		h("p", { class: "offline-note", "data-i18n": "form.offline", hidden: true }));
 }
 
 function updateFormDisabled(card) {
@@ -497,6 +503,7 @@ function updateFormDisabled(card) {
 	for (const el of card.querySelectorAll(".pin-forms input, .pin-forms button"))
 		el.disabled = off;
 	$(".locked-note", card).hidden = !locked;
+	$(".offline-note", card).hidden = locked || state.conn === "open";
 }
 
 function setBusy(card, busy) {

@@ -15,12 +15,13 @@ export const messages = {
 		"app.privacy": "This page talks only to the ukey agent on this computer. A PIN you type goes to the key once; it is not stored or logged.",
 		"lang.label": "Language",
 
-		"conn.idle": "Not connected",
 		"conn.connecting": "Connecting to the agent…",
 		"conn.open": "Connected to the agent",
 		"conn.open.version": "Connected to the agent (ukeyd {version})",
 		"conn.reconnecting": "Connection lost: reconnecting in {s} s (try {n})…",
+		"conn.reconnecting.now": "Connection lost: reconnecting…",
 		"conn.retrying": "The agent does not answer: trying again in {s} s (try {n})…",
+		"conn.retrying.now": "The agent does not answer: trying again…",
 		"conn.closed": "Not connected to the agent",
 		"conn.hint": "Is the agent running? Start it with “systemctl --user start ukeyd”, then this page connects by itself.",
 
@@ -33,8 +34,6 @@ export const messages = {
 		"token.model": "Model",
 		"token.manufacturer": "Manufacturer",
 		"token.pin": "PIN",
-		"token.certcount": "{n} certificates",
-		"token.certcount.one": "1 certificate",
 
 		"pin.tries": "{n} of {max} tries left",
 		"pin.tries.unknown": "? of {max} tries left",
@@ -51,14 +50,12 @@ export const messages = {
 		"certs.error": "The certificates cannot be read: {message}",
 		"certs.loading": "Reading the certificates…",
 
-		"cert.subject": "Subject",
 		"cert.org": "Organisation",
 		"cert.issuer": "Issuer",
 		"cert.valid": "Valid",
 		"cert.valid.range": "{from} to {to} (UTC)",
 		"cert.serial": "Serial",
 		"cert.key": "Key",
-		"cert.status": "Status",
 		"cert.daysleft": "{n} days left",
 		"cert.daysleft.one": "1 day left",
 		"cert.daysago": "expired {n} days ago",
@@ -95,6 +92,7 @@ export const messages = {
 		"form.change.again": "New PIN again",
 		"form.change.button": "Change PIN",
 		"form.locked": "PIN entry is off while the key is locked.",
+		"form.offline": "Not connected to the agent: PIN entry is off until the connection is back.",
 		"form.busy": "Asking the key…",
 
 		"msg.verified": "PIN correct: {n} of {max} tries left.",
@@ -130,12 +128,13 @@ export const messages = {
 		"app.privacy": "本页面只与本机的 ukey 服务通信。您输入的密码仅发送至 USBKey 一次，不会被保存或记录。",
 		"lang.label": "语言",
 
-		"conn.idle": "未连接",
 		"conn.connecting": "正在连接本机 ukey 服务…",
 		"conn.open": "已连接本机 ukey 服务",
 		"conn.open.version": "已连接本机 ukey 服务（ukeyd {version}）",
 		"conn.reconnecting": "连接已断开：{s} 秒后重新连接（第 {n} 次）…",
+		"conn.reconnecting.now": "连接已断开：正在重新连接…",
 		"conn.retrying": "ukey 服务无响应：{s} 秒后重试（第 {n} 次）…",
+		"conn.retrying.now": "ukey 服务无响应：正在重试…",
 		"conn.closed": "未连接本机 ukey 服务",
 		"conn.hint": "ukey 服务是否在运行？可执行 “systemctl --user start ukeyd” 启动，本页面会自动连接。",
 
@@ -148,7 +147,6 @@ export const messages = {
 		"token.model": "型号",
 		"token.manufacturer": "制造商",
 		"token.pin": "密码",
-		"token.certcount": "{n} 张证书",
 
 		"pin.tries": "剩余 {n}/{max} 次",
 		"pin.tries.unknown": "剩余 ?/{max} 次",
@@ -165,14 +163,12 @@ export const messages = {
 		"certs.error": "无法读取证书：{message}",
 		"certs.loading": "正在读取证书…",
 
-		"cert.subject": "使用者",
 		"cert.org": "单位",
 		"cert.issuer": "颁发者",
 		"cert.valid": "有效期",
 		"cert.valid.range": "{from} 至 {to}（UTC）",
 		"cert.serial": "序列号",
 		"cert.key": "密钥",
-		"cert.status": "状态",
 		"cert.daysleft": "剩余 {n} 天",
 		"cert.daysago": "已过期 {n} 天",
 
@@ -204,6 +200,7 @@ export const messages = {
 		"form.change.again": "再次输入新密码",
 		"form.change.button": "修改密码",
 		"form.locked": "USBKey 已锁死，暂不能输入密码。",
+		"form.offline": "未连接本机 ukey 服务：连接恢复前暂不能输入密码。",
 		"form.busy": "正在与 USBKey 通信…",
 
 		"msg.verified": "密码正确：还可尝试 {n} 次（共 {max} 次）。",

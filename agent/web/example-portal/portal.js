@@ -21,6 +21,7 @@ const el = {
 	org: document.querySelector('[data-testid="cert-org"]'),
 	until: document.querySelector('[data-testid="cert-until"]'),
 	key: document.querySelector('[data-testid="key-name"]'),
+	tries: document.querySelector('[data-testid="tries-left"]'),
 	recordNote: $("record-note"),
 	order: $("order"),
 	form: $("sign-form"),
@@ -126,6 +127,7 @@ function render() {
 	el.org.textContent = cert.subject_o || "—";
 	el.until.textContent = `${String(cert.not_after).slice(0, 10)}${Number.isFinite(cert.days_left) ? `（${cert.days_left >= 0 ? `剩余 ${cert.days_left} 天 / ${cert.days_left} days left` : `已过期 / expired`}）` : ""}`;
 	el.key.textContent = `${token.label} · ${token.serial}`;
+	el.tries.textContent = triesText(token.pin);
 	show(el.info, true);
 
 	// R-R7: when the record picked on the portal is not the inserted key's certificate, the inserted key wins.
@@ -137,6 +139,16 @@ function render() {
 		show(el.recordNote, false);
 	}
 	setOrder(chosen);
+}
+
+function triesText(pin) {
+	if (!pin)
+		return "—";
+	if (pin.locked)
+		return "已锁死 / locked";
+	if (pin.tries_left === null || pin.tries_left === undefined)
+		return `剩余 ?/${pin.max_tries} 次 / ? of ${pin.max_tries} tries left`;
+	return `剩余 ${pin.tries_left}/${pin.max_tries} 次 / ${pin.tries_left} of ${pin.max_tries} tries left`;
 }
 
 function setOrder(k) {

@@ -118,7 +118,14 @@ const ERROR_CLASSES = {
 	"no-token": NoTokenError,
 	"token-not-found": NoTokenError,
 };
-const CODE_IDS = { "-32010": "pin-incorrect", "-32011": "pin-locked", "-32020": "no-token", "-32021": "token-not-found" };
+/* The error table of PROTOCOL.md, for an error that comes without data.id. */
+const CODE_IDS = {
+	"-32700": "parse-error", "-32600": "invalid-request", "-32601": "method-not-found", "-32602": "usage",
+	"-32010": "pin-incorrect", "-32011": "pin-locked", "-32012": "pin-invalid", "-32013": "not-logged-in",
+	"-32020": "no-token", "-32021": "token-not-found", "-32022": "token-ambiguous", "-32023": "token-removed",
+	"-32024": "token-failed", "-32040": "state-unavailable", "-32041": "state-corrupt", "-32050": "cert-unreadable",
+	"-32051": "key-not-found", "-32060": "unsupported", "-32080": "busy", "-32081": "rate-limited", "-32000": "internal",
+};
 
 function errorFromResponse(error, method) {
 	const e = error && typeof error === "object" ? error : {};
@@ -252,6 +259,7 @@ export class Agent {
 		this._keepAliveTimer = null;
 		this._everOpened = false;
 		this._opening = null;
+		this._userClosed = false;
 	}
 
 	/** The WebSocket URL. */
@@ -277,7 +285,10 @@ export class Agent {
 	 * @returns {Promise<Agent>}
 	 */
 	open() {
-		if (this._opening)
+		if (this._userClosed)
+			return Promise.reject(new ConnectionError("This Agent was closed: make a new one.", { reason: "closed" }));
+		// After a first try that failed (without `wait`), open() tries again.
+		if (this._opening && !(this._state === "closed" && !this._everOpened))
 			return this._opening;
 		this._opening = new Promise((resolve, reject) => {
 			this._firstOpen = { resolve, reject };
@@ -340,7 +351,7 @@ export class Agent {
 	_onClose(opened, ev) {
 		clearTimeout(this._keepAliveTimer);
 		this._keepAliveTimer = null;
-		const userClosed = this._state === "closed";
+		const userClosed = this._userClosed;
 		const why = opened ? "The connection to the ukey agent was closed" : `Cannot connect to the ukey agent at ${this._url} (not running, or this page is not allowed)`;
 		this._failPending(why, opened ? "closed" : "refused");
 		const firstFailed = !opened && !this._everOpened && !this._wait;
@@ -607,6 +618,7 @@ export class Agent {
 	close() {
 		const prev = this._state;
 		this._state = "closed";
+		this._userClosed = true;
 		clearTimeout(this._retryTimer);
 		clearTimeout(this._keepAliveTimer);
 		this._retryTimer = this._keepAliveTimer = null;

@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Runs one Node test file for ctest (cmake -DNODE= -DTEST_FILE= -DJS_DIR= -P this); fails, never skips, when Node or ws is missing.
+
+if(NOT NODE OR NODE MATCHES "NOTFOUND$")
+  message(FATAL_ERROR "node not found: install Node.js 18 or later (apt-get install nodejs), then re-run cmake")
+endif()
+if(NOT EXISTS "${JS_DIR}/node_modules/ws/package.json")
+  message(FATAL_ERROR "${JS_DIR}/node_modules is missing the ws package: run 'npm ci' in ${JS_DIR}")
+endif()
+execute_process(COMMAND "${NODE}" --version OUTPUT_VARIABLE version OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0 OR NOT version MATCHES "^v([0-9]+)\\.([0-9]+)")
+  message(FATAL_ERROR "'${NODE} --version' failed (${rc}): ${version}")
+endif()
+if(CMAKE_MATCH_1 LESS 18 OR (CMAKE_MATCH_1 EQUAL 18 AND CMAKE_MATCH_2 LESS 19))
+  message(FATAL_ERROR "${NODE} is ${version}: the API tests need Node 18.19 or later")
+endif()
+execute_process(COMMAND "${NODE}" --test "${TEST_FILE}" WORKING_DIRECTORY "${JS_DIR}" RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "node --test ${TEST_FILE} failed (${rc})")
+endif()
