@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -42,6 +43,8 @@ struct ukey_api {
 	bool stop; /* guarded by lock */
 	struct ukey_token_info *known; /* worker only: the last token list */
 	int nknown;
+	struct ukey_token_info *missing; /* worker only: known keys the last poll missed */
+	int nmissing;
 };
 
 /* A method's outcome: a result object, or an error with its rule and PIN state. */
@@ -193,6 +196,21 @@ static int select_token(struct ukey_api *api, const cJSON *params, struct ukey_t
 	if (n < 0)
 		return fail(o, n, NULL);
 	i = ukey_p11_select(tokens, (size_t)n, cJSON_IsString(sel) ? sel->valuestring : NULL);
+	/*
+	 * Not found with a module whose slot list is fixed at C_Initialize: the
+	 * key may have come since, or been unreadable for a moment while another
+	 * program wrote it. Re-initialise (no session is open here) and look again.
+	 */
+	if ((i == -UKEY_E_NO_TOKEN || i == -UKEY_E_TOKEN_NOT_FOUND) && ukey_p11_rescan(api->p11) == 1) {
+		free(tokens);
+		tokens = NULL;
+		usleep(100 * 1000);
+		ukey_p11_rescan(api->p11);
+		n = ukey_p11_tokens(api->p11, &tokens);
+		if (n < 0)
+			return fail(o, n, NULL);
+		i = ukey_p11_select(tokens, (size_t)n, cJSON_IsString(sel) ? sel->valuestring : NULL);
+	}
 	if (i >= 0)
 		*ret = tokens[i];
 	free(tokens);
@@ -564,19 +582,29 @@ static bool has_serial(const struct ukey_token_info *list, int n, const char *se
 	return false;
 }
 
-/* Compare the token list with the last one; tell every connection what came and went. */
+/*
+ * Compare the token list with the last one; tell every connection what came
+ * and went. A key must be missing from two polls in a row to count as
+ * removed: a module re-initialised while another program writes the token
+ * (SoftHSM2 during a PIN attempt) may miss it for one poll.
+ */
 static void watch_tokens(struct ukey_api *api, bool announce)
 {
-	struct ukey_token_info *now = NULL;
-	int n;
+	struct ukey_token_info *now = NULL, *next;
+	int n, nnext = 0;
 
 	/* No session is open between requests: a module that needs it may be re-initialised here. */
 	ukey_p11_rescan(api->p11);
 	n = ukey_p11_tokens(api->p11, &now);
 	if (n < 0)
 		return;
-	for (int i = 0; announce && i < n; i++)
-		if (!has_serial(api->known, api->nknown, now[i].serial)) {
+	next = calloc((size_t)(n + api->nknown + 1), sizeof(*next));
+	if (!next) {
+		free(now);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (announce && !has_serial(api->known, api->nknown, now[i].serial)) {
 			struct ukey_cert_info *certs = NULL;
 			struct ukey_pin_state st;
 			int k = ukey_p11_certs(api->p11, now[i].serial, &certs);
@@ -585,17 +613,38 @@ static void watch_tokens(struct ukey_api *api, bool announce)
 			ukey_pin_state(api->store, &now[i], api->cfg.max_tries, &st);
 			notify(api, 0, "token.inserted", ukey_json_token(&now[i], &st, k));
 		}
-	for (int i = 0; announce && i < api->nknown; i++)
-		if (!has_serial(now, n, api->known[i].serial)) {
+		next[nnext++] = now[i];
+	}
+	for (int i = 0; i < api->nknown; i++) {
+		if (has_serial(now, n, api->known[i].serial))
+			continue;
+		if (announce && has_serial(api->missing, api->nmissing, api->known[i].serial)) {
 			cJSON *p = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(p, "serial", api->known[i].serial);
 			cJSON_AddStringToObject(p, "label", api->known[i].label);
 			notify(api, 0, "token.removed", p);
+		} else if (announce) {
+			/* Missing once: still known, remembered as missing; the next poll decides. */
+			next[nnext++] = api->known[i];
 		}
+	}
+	/* The missing list for the next poll: known keys not seen in this one. */
+	free(api->missing);
+	api->missing = NULL;
+	api->nmissing = 0;
+	for (int i = n; i < nnext; i++) {
+		struct ukey_token_info *grown = realloc(api->missing, (size_t)(api->nmissing + 1) * sizeof(*grown));
+
+		if (!grown)
+			break;
+		api->missing = grown;
+		api->missing[api->nmissing++] = next[i];
+	}
+	free(now);
 	free(api->known);
-	api->known = now;
-	api->nknown = n;
+	api->known = next;
+	api->nknown = nnext;
 }
 
 static void job_free(struct job *job)
@@ -719,6 +768,7 @@ struct ukey_api *ukey_api_stop(struct ukey_api *api)
 	pthread_cond_destroy(&api->cond);
 	pthread_mutex_destroy(&api->lock);
 	free(api->known);
+	free(api->missing);
 	ukey_store_free(api->store);
 	ukey_p11_free(api->p11);
 	free(api->module);

@@ -241,6 +241,31 @@ export class Sandbox {
 		return mktokenInto(this.fixture, args, this.env());
 	}
 
+	// mktoken ARGS aside: the token is made in a staging SoftHSM2 dir of this sandbox (with the same
+	// demo CA), which neither ukey nor ukeyd see, and waits there as if pulled; plugIn(serial) then
+	// moves it into the tokendir in one rename, so it arrives with all its objects, as a real key
+	// does (mktoken() makes the token visible before it writes the key and certificate). Resolves the serial.
+	async mktokenAside(...args) {
+		const staging = path.join(this.root, 'staging');
+		if (!fs.existsSync(staging)) {
+			fs.mkdirSync(path.join(staging, 'tokens'), { recursive: true });
+			fs.writeFileSync(path.join(staging, 'softhsm2.conf'), softhsmConf(staging));
+			if (fs.existsSync(path.join(this.fixture, 'ca')))
+				fs.cpSync(path.join(this.fixture, 'ca'), path.join(staging, 'ca'), { recursive: true });
+		}
+		const serial = await mktokenInto(staging, args, this.env());
+		const tail = `-${serial.slice(0, 4)}-${serial.slice(4)}`;
+		const [dir] = fs.readdirSync(path.join(staging, 'tokens')).filter((d) => d.endsWith(tail));
+		if (!dir)
+			throw new Error(`mktoken made no token directory for serial ${serial}`);
+		fs.renameSync(path.join(staging, 'tokens', dir), path.join(this.root, `pulled-${serial}`));
+		(this.pulled ??= new Map()).set(serial, path.join(this.fixture, 'tokens', dir));
+		fs.mkdirSync(path.join(this.fixture, 'certs'), { recursive: true });
+		for (const f of fs.readdirSync(path.join(staging, 'certs')).filter((f) => f.startsWith(serial)))
+			fs.copyFileSync(path.join(staging, 'certs', f), path.join(this.fixture, 'certs', f));
+		return serial;
+	}
+
 	// tokens([args], [args], ...): a fresh sandbox gets these tokens, copied from a per-file template.
 	async tokens(...specs) {
 		if (fs.readdirSync(path.join(this.fixture, 'tokens')).length)
@@ -308,6 +333,15 @@ export class Sandbox {
 		if (report)
 			throw new Error(`sanitizer report from ukey ${args.join(' ')}:\n${report}`);
 		return r;
+	}
+
+	// `ukey --json pin status [--token TOKEN]` (TOKEN: a serial or label): the PIN state the CLI reads
+	// from this sandbox's state dir. Resolves the parsed JSON; throws when the CLI failed.
+	async pinStatus(token) {
+		const r = await this.ukey(['--json', 'pin', 'status', ...(token ? ['--token', token] : [])]);
+		if (r.code !== 0 || !r.json)
+			throw new Error(`ukey pin status failed (exit ${r.code}): ${r.stderr}${r.stdout}`);
+		return r.json;
 	}
 
 	// Starts ukeyd on a free loopback port with this sandbox's module, state dir and runtime dir.
@@ -398,6 +432,11 @@ export class Agent {
 	// The API token local programs present (the file ukeyd wrote at start).
 	apiToken() {
 		return fs.readFileSync(this.tokenPath, 'utf8');
+	}
+
+	// The first line ukeyd logged on stderr that matches re, already or within timeoutMs (else throws).
+	logged(re, timeoutMs = 5000) {
+		return until(() => this.stderr.split('\n').find((l) => re.test(l)), `ukeyd to log ${re}`, timeoutMs);
 	}
 
 	// SIGTERM, then SIGKILL after a timeout. Resolves {code, signal, problems}: problems is empty after a clean stop.
