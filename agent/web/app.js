@@ -241,6 +241,8 @@ function scheduleRefresh(delay = 120) {
 	refreshTimer = setTimeout(refresh, delay);
 }
 
+let certRetries = 0;
+
 async function refresh() {
 	clearTimeout(refreshTimer);
 	const seq = ++refreshSeq;
@@ -273,6 +275,16 @@ async function refresh() {
 	state.tokensError = null;
 	state.loaded = true;
 	renderTokens();
+	// A key just plugged in may not be readable yet, or may still be written: read it again
+	// a few times, backing off, when its certificates failed or fewer came than it reports.
+	const incomplete = tokens.some((tk) => {
+		const c = certs.get(tk.serial);
+		return !c || c.error || (typeof tk.certificates === 'number' && c.list.length < tk.certificates);
+	});
+	if (incomplete && certRetries < 4)
+		scheduleRefresh(1000 * 2 ** certRetries++);
+	else if (!incomplete)
+		certRetries = 0;
 }
 
 /* ------------------------------------------------------------------ keys */
