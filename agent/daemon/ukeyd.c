@@ -93,7 +93,16 @@ static int write_api_token(const char *runtime_dir, char token[static 65], char 
 		return -EIO;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(token + 2 * i, 3, "%02x", raw[i]);
+	struct stat st;
+
 	if (mkdir(runtime_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* An existing directory must be ours and private: another user must not read or swap the token. */
+	if (lstat(runtime_dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid())
+		return -EPERM;
+	if ((st.st_mode & 0077) && chmod(runtime_dir, 0700) < 0)
 		return -errno;
 	if (asprintf(&path, "%s/api-token", runtime_dir) < 0 || asprintf(&tmp, "%s/.api-token.new", runtime_dir) < 0) {
 		free(path);
@@ -212,7 +221,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if ((r = write_api_token(runtime_dir, token, &token_path)) < 0) {
-		fprintf(stderr, "ukeyd: cannot write the API token in \"%s\": %s.\n", runtime_dir, ukey_strerror(r));
+		if (r == -EPERM)
+			fprintf(stderr,
+				"ukeyd: \"%s\" is not a directory of yours (or is a link): choose another with "
+				"--runtime-dir.\n",
+				runtime_dir);
+		else
+			fprintf(stderr, "ukeyd: cannot write the API token in \"%s\": %s.\n", runtime_dir,
+				ukey_strerror(r));
 		goto out;
 	}
 	web_dir = flag_web ? strdup(flag_web) : default_web_dir();
