@@ -59,5 +59,6 @@ int cmd_certs(struct cli *c, int argc, char **argv);
 int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_pin(struct cli *c, int argc, char **argv);
 int cmd_origin(struct cli *c, int argc, char **argv);
+int cmd_guide(struct cli *c, int argc, char **argv);
 
 #endif

@@ -196,6 +196,7 @@ static void help(void)
 		 "  pin verify        check the PIN (reads it from the terminal or one line of stdin)\n"
 		 "  pin change        change the PIN (current, new, and the new again at a terminal;\n"
 		 "                    two lines, current then new, from a pipe)\n"
+		 "  guide [SERVICE]   the CA's services (R-S1..R-S8): where, fee, what to bring\n"
 		 "  origin add URL    let web pages of this origin use the local agent (ukeyd)\n"
 		 "  origin remove URL\n"
 		 "  origin list\n"
@@ -316,6 +317,8 @@ int main(int argc, char **argv)
 		r = cmd_certs(&c, argc, argv);
 	else if (strcmp(argv[0], "keys") == 0)
 		r = cmd_keys(&c, argc, argv);
+	else if (strcmp(argv[0], "guide") == 0)
+		r = cmd_guide(&c, argc, argv);
 	else if (strcmp(argv[0], "origin") == 0)
 		r = cmd_origin(&c, argc, argv);
 	else if (strcmp(argv[0], "pin") == 0)

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "guide.h"
 #include "objects.h"
 #include "p11.h"
 #include "pin.h"
@@ -494,6 +495,30 @@ out:
 	free(cert_b64);
 }
 
+/* The CA's services (R-S1…R-S8), the same objects as `ukey --json guide`. */
+static void m_guide(const cJSON *params, struct outcome *o)
+{
+	const struct ukey_service *all, *one = NULL;
+	const char *name;
+	cJSON *arr;
+	size_t n;
+
+	if (string_param(params, "service", &name) < 0) {
+		fail(o, -UKEY_E_USAGE, "\"service\" must be a string such as \"R-S3\" or \"loss\".");
+		return;
+	}
+	all = ukey_guide_services(&n);
+	if (name && !(one = ukey_guide_find(name))) {
+		fail(o, -UKEY_E_USAGE, "No such service: use R-S1 to R-S8, or an id such as \"unlock\".");
+		return;
+	}
+	o->result = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o->result, "services");
+	for (size_t i = 0; i < n; i++)
+		if (!one || one == &all[i])
+			cJSON_AddItemToArray(arr, ukey_json_service(&all[i]));
+}
+
 static void m_agent_info(struct ukey_api *api, const char *origin, struct outcome *o)
 {
 	o->result = cJSON_CreateObject();
@@ -542,6 +567,8 @@ static void run_request(struct ukey_api *api, struct job *job)
 		m_pin_verify(api, job->conn_id, params, &o, true);
 	else if (strcmp(method, "sign") == 0)
 		m_sign(api, job->conn_id, params, &o);
+	else if (strcmp(method, "guide") == 0)
+		m_guide(params, &o);
 	else {
 		push_reply(api, job->conn_id,
 			   error_doc(id, -32601, "method-not-found", "No such method: see PROTOCOL.md."), true);

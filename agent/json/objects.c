@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "objects.h"
+#include "guide.h"
 #include "validity.h"
 
 const char *ukey_json_time(time_t t, char buf[static 32])
@@ -195,4 +196,40 @@ int ukey_json_unbase64(const char *b64, uint8_t **ret, size_t *ret_len)
 	*ret = out;
 	*ret_len = (size_t)n - pad;
 	return 0;
+}
+
+static cJSON *text(const struct ukey_text *t)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "en", t->en);
+	cJSON_AddStringToObject(o, "zh_CN", t->zh);
+	return o;
+}
+
+cJSON *ukey_json_service(const struct ukey_service *s)
+{
+	const struct ukey_text *papers[8];
+	size_t n = ukey_guide_paperwork(s, papers, 8);
+	cJSON *o = cJSON_CreateObject(), *arr;
+
+	cJSON_AddStringToObject(o, "rule", s->rule);
+	cJSON_AddStringToObject(o, "id", s->id);
+	cJSON_AddItemToObject(o, "name", text(&s->name));
+	cJSON_AddStringToObject(o, "where", ukey_guide_where_id(s->where));
+	cJSON_AddItemToObject(o, "old_key", text(&s->old_key));
+	if (s->fee_cny >= 0)
+		cJSON_AddNumberToObject(o, "fee_cny", s->fee_cny);
+	else
+		cJSON_AddNullToObject(o, "fee_cny");
+	cJSON_AddItemToObject(o, "fee", text(&s->fee));
+	cJSON_AddItemToObject(o, "effect", text(&s->effect));
+	arr = cJSON_AddArrayToObject(o, "paperwork");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, text(papers[i]));
+	if (s->where != UKEY_WHERE_ONLINE)
+		cJSON_AddItemToObject(o, "address", text(&ukey_guide_address));
+	else
+		cJSON_AddNullToObject(o, "address");
+	return o;
 }

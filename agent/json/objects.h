@@ -35,6 +35,10 @@ cJSON *ukey_json_key(const struct ukey_token_info *t, const struct ukey_key_info
  */
 cJSON *ukey_json_error_data(int r, const char *rule, const struct ukey_pin_state *pin);
 
+/* A service of the guide (R-S…): both languages, fee, paperwork, address for on-site services. */
+struct ukey_service;
+cJSON *ukey_json_service(const struct ukey_service *s);
+
 /* ukey_json_base64: data as a new base64 string (no line breaks), or NULL on ENOMEM. free() it. */
 char *ukey_json_base64(const uint8_t *data, size_t len);
 

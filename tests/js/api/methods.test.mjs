@@ -329,6 +329,22 @@ test('pin.verify without a PIN, or with a PIN that is not a string, is usage', T
 	assert.equal((await page.request('pin.status')).tries_left, 10);
 });
 
+test('R-S: guide gives the same services as ukey --json guide; one by rule; an unknown one is usage', T, async (t) => {
+	const { sb, agent } = await setup(t);
+	const page = await agent.page();
+	const { services } = await page.request('guide');
+	const cli = await sb.ukey(['--json', 'guide']);
+	assert.equal(cli.code, 0);
+	assert.deepEqual(services, cli.json.services);
+	assert.deepEqual(services.map((s) => s.rule), ['R-S1', 'R-S2', 'R-S3', 'R-S4', 'R-S5', 'R-S6', 'R-S7', 'R-S8']);
+	const one = await page.request('guide', { service: 'R-S3' });
+	assert.equal(one.services.length, 1);
+	assert.equal(one.services[0].fee_cny, 80);
+	const e = await page.error('guide', { service: 'R-S9' });
+	assert.equal(e.code, -32602);
+	assert.equal((await page.error('guide', { service: 3 })).code, -32602);
+});
+
 test('an unknown method is method-not-found (-32601)', T, async (t) => {
 	const { agent } = await setup(t);
 	const page = await agent.page();

@@ -106,6 +106,9 @@ export function run(cmd, args, { env, input, timeoutMs = 30000 } = {}) {
 	return new Promise((resolve, reject) => {
 		const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
 		let stdout = '', stderr = '';
+		// Decode as UTF-8 across chunk boundaries: a Chinese character may be split between two reads.
+		child.stdout.setEncoding('utf8');
+		child.stderr.setEncoding('utf8');
 		live.add(child);
 		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
 		child.stdout.on('data', (d) => (stdout += d));
