@@ -30,7 +30,6 @@ struct ukey_p11 {
 
 struct ukey_session {
 	struct ukey_p11 *p11;
-	CK_SLOT_ID slot_id;
 	CK_SESSION_HANDLE h; /* our own read-write session */
 	char serial[UKEY_P11_SERIAL_MAX];
 	bool logged_in;
@@ -415,7 +414,6 @@ int ukey_session_open(struct ukey_p11 *p11, const char *serial, struct ukey_sess
 	if (!s)
 		return -ENOMEM;
 	s->p11 = p11;
-	s->slot_id = t.slot_id;
 	snprintf(s->serial, sizeof(s->serial), "%s", serial);
 	/* Read-write: C_SetPIN and (later) key generation need it. */
 	rv = p11->fl->C_OpenSession(t.slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->h);

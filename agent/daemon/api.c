@@ -318,8 +318,8 @@ static int string_param(const cJSON *params, const char *name, const char **ret)
  * closed), a locked key is refused before anything reaches it, then the
  * counted attempt through the same core flow as the CLI.
  */
-static int pin_run(struct ukey_api *api, uint64_t conn_id, const struct ukey_token_info *t, const char *pin,
-		   const char *new_pin, struct ukey_session **ret_session, struct outcome *o)
+static int pin_run(struct ukey_api *api, const struct ukey_token_info *t, const char *pin, const char *new_pin,
+		   struct ukey_session **ret_session, struct outcome *o)
 {
 	struct ukey_pin_result res;
 	struct ukey_pin_state before;
@@ -349,11 +349,10 @@ static int pin_run(struct ukey_api *api, uint64_t conn_id, const struct ukey_tok
 		cJSON_AddStringToObject(p, "rule", "R-P1");
 		notify(api, 0, "pin.locked", p);
 	}
-	(void)conn_id;
 	return r < 0 ? fail(o, r, NULL) : 0;
 }
 
-static void m_pin_verify(struct ukey_api *api, uint64_t conn_id, const cJSON *params, struct outcome *o, bool change)
+static void m_pin_verify(struct ukey_api *api, const cJSON *params, struct outcome *o, bool change)
 {
 	struct ukey_token_info t;
 	const char *pin, *new_pin = NULL;
@@ -364,7 +363,7 @@ static void m_pin_verify(struct ukey_api *api, uint64_t conn_id, const cJSON *pa
 		     change ? "\"pin\" and \"new_pin\" (strings) are required." : "\"pin\" (a string) is required.");
 		return;
 	}
-	if (select_token(api, params, &t, o) < 0 || pin_run(api, conn_id, &t, pin, new_pin, NULL, o) < 0)
+	if (select_token(api, params, &t, o) < 0 || pin_run(api, &t, pin, new_pin, NULL, o) < 0)
 		return;
 	o->result = ukey_json_pin_state(&t, &o->pin);
 	cJSON_AddStringToObject(o->result, "result", change ? "changed" : "verified");
@@ -438,7 +437,7 @@ static int sign_key(struct ukey_api *api, const struct ukey_token_info *t, enum 
 	return r;
 }
 
-static void m_sign(struct ukey_api *api, uint64_t conn_id, const cJSON *params, struct outcome *o)
+static void m_sign(struct ukey_api *api, const cJSON *params, struct outcome *o)
 {
 	const char *pin, *mech_name, *data_b64, *digest_b64, *key_id;
 	struct ukey_session *s = NULL;
@@ -468,7 +467,7 @@ static void m_sign(struct ukey_api *api, uint64_t conn_id, const cJSON *params, 
 		fail(o, r, r == -UKEY_E_USAGE ? "\"key_id\" must be the hex CKA_ID of a key." : NULL);
 		goto out;
 	}
-	if (pin_run(api, conn_id, &t, pin, NULL, &s, o) < 0)
+	if (pin_run(api, &t, pin, NULL, &s, o) < 0)
 		goto out;
 	r = digest_b64 ? ukey_session_sign_digest(s, id, id_len, mech, input, input_len, &sig, &sig_len)
 		       : ukey_session_sign(s, id, id_len, mech, input, input_len, &sig, &sig_len);
@@ -533,17 +532,17 @@ static void m_agent_info(struct ukey_api *api, const char *origin, struct outcom
 		cJSON_AddNullToObject(o->result, "origin");
 }
 
-/* Overwrite every "pin" and "new_pin" string in the request before it is freed. */
-static void wipe_secrets(cJSON *req)
+void ukey_api_request_free(cJSON *req)
 {
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params"), *v;
 
+	/* Every string param, not only "pin" and "new_pin": a method added later may carry a secret too. */
 	cJSON_ArrayForEach(v, params)
 	{
-		if (cJSON_IsString(v) && v->string &&
-		    (strcmp(v->string, "pin") == 0 || strcmp(v->string, "new_pin") == 0))
+		if (cJSON_IsString(v))
 			OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
 	}
+	cJSON_Delete(req);
 }
 
 static void run_request(struct ukey_api *api, struct job *job)
@@ -562,11 +561,11 @@ static void run_request(struct ukey_api *api, struct job *job)
 	else if (strcmp(method, "pin.status") == 0)
 		m_pin_status(api, params, &o);
 	else if (strcmp(method, "pin.verify") == 0)
-		m_pin_verify(api, job->conn_id, params, &o, false);
+		m_pin_verify(api, params, &o, false);
 	else if (strcmp(method, "pin.change") == 0)
-		m_pin_verify(api, job->conn_id, params, &o, true);
+		m_pin_verify(api, params, &o, true);
 	else if (strcmp(method, "sign") == 0)
-		m_sign(api, job->conn_id, params, &o);
+		m_sign(api, params, &o);
 	else if (strcmp(method, "guide") == 0)
 		m_guide(params, &o);
 	else {
@@ -676,10 +675,8 @@ static void watch_tokens(struct ukey_api *api, bool announce)
 
 static void job_free(struct job *job)
 {
-	if (job->req) {
-		wipe_secrets(job->req);
-		cJSON_Delete(job->req);
-	}
+	if (job->req)
+		ukey_api_request_free(job->req);
 	free(job->origin);
 	free(job);
 }
@@ -821,8 +818,7 @@ void ukey_api_submit(struct ukey_api *api, uint64_t conn_id, const char *origin,
 	struct job *job = calloc(1, sizeof(*job));
 
 	if (!job) {
-		wipe_secrets(req);
-		cJSON_Delete(req);
+		ukey_api_request_free(req);
 		return;
 	}
 	job->conn_id = conn_id;

@@ -56,6 +56,9 @@ struct ukey_api *ukey_api_stop(struct ukey_api *api);
  */
 void ukey_api_submit(struct ukey_api *api, uint64_t conn_id, const char *origin, cJSON *req);
 
+/* ukey_api_request_free: wipe every string param (a PIN among them), then free the request. NULL-safe. */
+void ukey_api_request_free(cJSON *req);
+
 /* ukey_api_connected: queue the greeting work for a new connection (cert.expiring notifications). */
 void ukey_api_connected(struct ukey_api *api, uint64_t conn_id);
 

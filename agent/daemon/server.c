@@ -305,16 +305,7 @@ static void conn_message(struct ukey_server *srv, struct conn *c)
 	ukey_api_submit(srv->api, c->id, c->origin[0] ? c->origin : NULL, req);
 	return;
 drop:
-	if (req) {
-		cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "params"), *v;
-
-		cJSON_ArrayForEach(v, p)
-		{
-			if (cJSON_IsString(v))
-				OPENSSL_cleanse(v->valuestring, strlen(v->valuestring));
-		}
-	}
-	cJSON_Delete(req);
+	ukey_api_request_free(req);
 }
 
 static struct conn *conn_find(struct ukey_server *srv, uint64_t id)
