@@ -34,6 +34,8 @@ demo: build
 
 bench: build
 	@./tests/bench/run $(BUILD)
+	@if [ "$$(id -u)" = 0 ]; then ./tests/bench/devices $(BUILD); \
+	else echo "bench: device-event figures skipped: they need root (a private pcscd); run 'sudo make bench'"; fi
 
 install: build
 	cmake --install $(BUILD)

@@ -260,6 +260,7 @@ int ukey_p11_tokens(struct ukey_p11 *p11, struct ukey_token_info **ret_tokens)
 	}
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO ti;
+		CK_SLOT_INFO si;
 
 		rv = p11->fl->C_GetTokenInfo(ids[i], &ti);
 		if (rv != CKR_OK) {
@@ -270,7 +271,11 @@ int ukey_p11_tokens(struct ukey_p11 *p11, struct ukey_token_info **ret_tokens)
 		/* A blank (uninitialised) token, like SoftHSM2's spare slot, holds nothing to use. */
 		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
 			continue;
-		token_info_from_ck(ids[i], &ti, &tokens[count++]);
+		token_info_from_ck(ids[i], &ti, &tokens[count]);
+		if (p11->fl->C_GetSlotInfo(ids[i], &si) == CKR_OK)
+			copy_padded(tokens[count].slot_description, sizeof(tokens[count].slot_description),
+				    si.slotDescription, sizeof(si.slotDescription));
+		count++;
 	}
 	if (count == 0) {
 		free(tokens);

@@ -40,6 +40,7 @@
 #define UKEY_P11_MANUFACTURER_MAX 33
 #define UKEY_P11_MODEL_MAX 17
 #define UKEY_P11_SERIAL_MAX 17
+#define UKEY_P11_SLOT_DESC_MAX 65
 
 /* A token as the module reports it right now (trailing blanks removed). */
 struct ukey_token_info {
@@ -48,6 +49,8 @@ struct ukey_token_info {
 	char manufacturer[UKEY_P11_MANUFACTURER_MAX];
 	char model[UKEY_P11_MODEL_MAX];
 	char serial[UKEY_P11_SERIAL_MAX];
+	char slot_description
+		[UKEY_P11_SLOT_DESC_MAX]; /* OpenSC puts the PC/SC reader name here: joins token and reader */
 	bool initialized;
 	bool user_pin_initialized;
 	bool login_required;

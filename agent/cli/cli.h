@@ -20,6 +20,8 @@ struct cli {
 	int store_error; /* why store is NULL, once cli_store() was called */
 	bool store_tried;
 	unsigned max_tries;
+	unsigned watch_seconds; /* `ukey watch --for N`: end after N seconds (0: until a signal) */
+	bool watch_probe; /* `ukey watch`: ask each new card a SELECT to tell a mute one (--no-probe: don't) */
 };
 
 /* cli_p11: the loaded module, loading it on first use. Reports a failure itself. */
@@ -60,5 +62,7 @@ int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_pin(struct cli *c, int argc, char **argv);
 int cmd_origin(struct cli *c, int argc, char **argv);
 int cmd_guide(struct cli *c, int argc, char **argv);
+int cmd_devices(struct cli *c, int argc, char **argv);
+int cmd_watch(struct cli *c, int argc, char **argv);
 
 #endif

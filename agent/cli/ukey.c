@@ -200,6 +200,10 @@ static void help(void)
 		 "  origin add URL    let web pages of this origin use the local agent (ukeyd)\n"
 		 "  origin remove URL\n"
 		 "  origin list\n"
+		 "  devices           every token-like USB device, reader and card: model, ATR,\n"
+		 "                    and what is missing (driver, module, permission, pcscd)\n"
+		 "  watch             keys, readers and cards as they come and go, one line each\n"
+		 "                    (--for SECONDS to stop; --no-probe: don't test new cards)\n"
 		 "\n"
 		 "Options (before or after the command):\n"
 		 "  --module PATH     PKCS#11 module (default %s; env UKEY_MODULE)\n"
@@ -223,6 +227,8 @@ enum {
 	OPT_CONFIG,
 	OPT_JSON,
 	OPT_VERSION,
+	OPT_FOR,
+	OPT_NO_PROBE,
 };
 
 static int usage_error(struct cli *c, const char *what)
@@ -240,10 +246,13 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "for", required_argument, NULL, OPT_FOR },
+		{ "no-probe", no_argument, NULL, OPT_NO_PROBE },
 		{ 0 },
 	};
 	const char *flag_module = NULL, *flag_token = NULL, *flag_state = NULL, *flag_config = NULL;
-	struct cli c = { .max_tries = UKEY_PIN_MAX_TRIES_DEFAULT };
+	struct cli c = { .max_tries = UKEY_PIN_MAX_TRIES_DEFAULT, .watch_probe = true };
+	char *end;
 	struct rlimit no_core = { 0, 0 };
 	bool show_help = false, show_version = false;
 	int opt, r;
@@ -278,6 +287,17 @@ int main(int argc, char **argv)
 			break;
 		case OPT_VERSION:
 			show_version = true;
+			break;
+		case OPT_FOR:
+			errno = 0;
+			c.watch_seconds = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || c.watch_seconds == 0 || c.watch_seconds > 86400) {
+				r = usage_error(&c, _("--for takes a number of seconds from 1 to 86400"));
+				return ukey_err_exit_code(r);
+			}
+			break;
+		case OPT_NO_PROBE:
+			c.watch_probe = false;
 			break;
 		default:
 			r = usage_error(&c, optopt ? _("Unknown or incomplete option") : _("Unknown option"));
@@ -323,6 +343,10 @@ int main(int argc, char **argv)
 		r = cmd_origin(&c, argc, argv);
 	else if (strcmp(argv[0], "pin") == 0)
 		r = cmd_pin(&c, argc, argv);
+	else if (strcmp(argv[0], "devices") == 0)
+		r = cmd_devices(&c, argc, argv);
+	else if (strcmp(argv[0], "watch") == 0)
+		r = cmd_watch(&c, argc, argv);
 	else if (strcmp(argv[0], "help") == 0) {
 		help();
 		r = 0;

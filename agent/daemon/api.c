@@ -15,6 +15,7 @@
 #include "api.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "devices.h"
 #include "guide.h"
 #include "objects.h"
 #include "p11.h"
@@ -46,6 +47,9 @@ struct ukey_api {
 	int nknown;
 	struct ukey_token_info *missing; /* worker only: known keys the last poll missed */
 	int nmissing;
+	bool rescan; /* guarded by lock: a device event came; look at the tokens now, not at the next poll */
+	struct ukey_model_db *models; /* NULL when the model database cannot be read */
+	struct ukey_device_watch *devices; /* NULL without the model database or PC/SC and USB */
 };
 
 /* A method's outcome: a result object, or an error with its rule and PIN state. */
@@ -673,6 +677,34 @@ static void watch_tokens(struct ukey_api *api, bool announce)
 	api->nknown = nnext;
 }
 
+/* A key, reader or card came or went (device layer threads): tell every page, and look at the tokens now. */
+static void on_device_event(void *userdata, const struct ukey_device_event *ev)
+{
+	struct ukey_api *api = userdata;
+
+	notify(api, 0, "device.changed", ukey_json_device_event(ev));
+	pthread_mutex_lock(&api->lock);
+	api->rescan = true;
+	pthread_cond_signal(&api->cond);
+	pthread_mutex_unlock(&api->lock);
+}
+
+static void start_device_watch(struct ukey_api *api)
+{
+	char *msg = NULL;
+	int r;
+
+	if ((r = ukey_models_load(&api->models, &msg)) < 0) {
+		log_warning("No device events: the token model database cannot be used: %s",
+			    msg ? msg : ukey_strerror(r));
+		free(msg);
+		return;
+	}
+	/* pcscd down is not fatal: the watch reports it and waits for pcscd to come back. */
+	if ((r = ukey_device_watch_start(api->models, true, on_device_event, api, &api->devices, NULL)) < 0)
+		log_warning("No device events: %s", ukey_strerror(r));
+}
+
 static void job_free(struct job *job)
 {
 	if (job->req)
@@ -698,13 +730,14 @@ static void *worker(void *userdata)
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		while (!api->stop && !api->jobs)
+		while (!api->stop && !api->jobs && !api->rescan)
 			if (pthread_cond_timedwait(&api->cond, &api->lock, &until) == ETIMEDOUT)
 				break;
 		if (api->stop) {
 			pthread_mutex_unlock(&api->lock);
 			break;
 		}
+		api->rescan = false;
 		job = api->jobs;
 		if (job) {
 			api->jobs = job->next;
@@ -714,7 +747,8 @@ static void *worker(void *userdata)
 		pthread_mutex_unlock(&api->lock);
 
 		if (!job) {
-			/* Idle: look for keys plugged in or pulled (the device layer will push these later). */
+			/* Idle, or a device event: look for keys plugged in or pulled. The poll stays for tokens no device
+			 * event announces (software tokens, modules that find keys by themselves). */
 			watch_tokens(api, true);
 			continue;
 		}
@@ -759,6 +793,7 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 		pthread_mutex_destroy(&api->lock);
 		goto fail;
 	}
+	start_device_watch(api);
 	*ret_api = api;
 	return 0;
 fail:
@@ -776,6 +811,9 @@ struct ukey_api *ukey_api_stop(struct ukey_api *api)
 
 	if (!api)
 		return NULL;
+	/* First the device threads: their callback takes api->lock and queues notifications. */
+	ukey_device_watch_stop(api->devices);
+	ukey_model_db_free(api->models);
 	pthread_mutex_lock(&api->lock);
 	api->stop = true;
 	pthread_cond_signal(&api->cond);

@@ -17,7 +17,9 @@
  * queues each reply. The worker then calls the wake callback (which does
  * lws_cancel_service()), and the loop collects replies with
  * ukey_api_take_reply(). Between requests the worker watches the token
- * list and queues token.inserted / token.removed notifications.
+ * list and queues token.inserted / token.removed notifications. The device
+ * layer's threads (USB hotplug, PC/SC) queue device.changed notifications
+ * and wake the worker to look at the tokens at once.
  *
  * Lock order: api->lock only; never held across a PKCS#11 or SQLite call.
  */

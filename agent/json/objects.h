@@ -39,6 +39,23 @@ cJSON *ukey_json_error_data(int r, const char *rule, const struct ukey_pin_state
 struct ukey_service;
 cJSON *ukey_json_service(const struct ukey_service *s);
 
+/* The device layer's objects (`ukey devices`, `ukey watch`, the API's device events). */
+struct ukey_model;
+struct ukey_usb_device;
+struct ukey_pcsc_reader;
+struct ukey_device;
+struct ukey_device_event;
+/* {"id", "name", "vendor", "transport", "module", "pin_retries", "pin_min"?, "pin_max"?, "led"?} or null. */
+cJSON *ukey_json_model(const struct ukey_model *m);
+/* {"vid": "096e", "pid": "0807", "bus", "address", "port", "manufacturer", "product", "serial", "classes", …} */
+cJSON *ukey_json_usb(const struct ukey_usb_device *u);
+/* {"name", "state", "in_use", "exclusive", "atr"} */
+cJSON *ukey_json_reader(const struct ukey_pcsc_reader *r);
+/* One physical key of `ukey devices`: model, usb, reader, token (each null when absent) and "missing". */
+cJSON *ukey_json_device(const struct ukey_device *d);
+/* One event: {"event", "time", "model", "reader", "atr", "usb": {"vid", "pid", "port"}} (null where unknown). */
+cJSON *ukey_json_device_event(const struct ukey_device_event *ev);
+
 /* ukey_json_base64: data as a new base64 string (no line breaks), or NULL on ENOMEM. free() it. */
 char *ukey_json_base64(const uint8_t *data, size_t len);
 

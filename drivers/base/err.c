@@ -54,6 +54,15 @@ static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
 	[UKEY_E_UNSUPPORTED - UKEY_E_BASE] = { "unsupported", N_("The key or its module does not support this"),
 					       UKEY_EXIT_FAILURE, -32060 },
 	[UKEY_E_CANCELLED - UKEY_E_BASE] = { "cancelled", N_("Cancelled"), UKEY_EXIT_FAILURE, -32070 },
+	[UKEY_E_PCSC_UNAVAILABLE - UKEY_E_BASE] = { "pcsc-unavailable",
+						    N_("The smart card service (pcscd) is not running: start it with "
+						       "'sudo systemctl start pcscd.socket'"),
+						    UKEY_EXIT_FAILURE, -32080 },
+	[UKEY_E_USB_UNAVAILABLE - UKEY_E_BASE] = { "usb-unavailable",
+						   N_("USB devices cannot be listed on this computer"),
+						   UKEY_EXIT_FAILURE, -32081 },
+	[UKEY_E_MODEL_DB - UKEY_E_BASE] = { "model-db", N_("The token model database is missing or malformed"),
+					    UKEY_EXIT_FAILURE, -32082 },
 };
 
 static const struct err_entry *lookup(int r)

@@ -31,6 +31,9 @@ enum ukey_error {
 	UKEY_E_NO_TERMINAL, /* a PIN is needed and there is nowhere to ask */
 	UKEY_E_UNSUPPORTED, /* the token or module cannot do this */
 	UKEY_E_CANCELLED, /* the user cancelled */
+	UKEY_E_PCSC_UNAVAILABLE, /* pcscd is not running, not reachable, or went away */
+	UKEY_E_USB_UNAVAILABLE, /* USB devices cannot be listed (no usbfs, no libusb backend) */
+	UKEY_E_MODEL_DB, /* the token model database is missing or malformed */
 	_UKEY_E_END
 };
 

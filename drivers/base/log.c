@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Logging to stderr with per-module debug switches (UKEY_DEBUG=p11,store,core,cli or all). */
+/* Logging to stderr with per-module debug switches (UKEY_DEBUG=p11,store,core,cli,usb,pcsc,dev or all). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +15,9 @@ static const struct {
 	const char *name;
 	enum ukey_log_module module;
 } log_modules[] = {
-	{ "core", UKEY_LOG_MOD_CORE },
-	{ "p11", UKEY_LOG_MOD_P11 },
-	{ "store", UKEY_LOG_MOD_STORE },
-	{ "cli", UKEY_LOG_MOD_CLI },
+	{ "core", UKEY_LOG_MOD_CORE }, { "p11", UKEY_LOG_MOD_P11 }, { "store", UKEY_LOG_MOD_STORE },
+	{ "cli", UKEY_LOG_MOD_CLI },   { "usb", UKEY_LOG_MOD_USB }, { "pcsc", UKEY_LOG_MOD_PCSC },
+	{ "dev", UKEY_LOG_MOD_DEV },
 };
 
 void ukey_log_setup(const char *program)

@@ -23,6 +23,9 @@ enum ukey_log_module {
 	UKEY_LOG_MOD_P11 = 1 << 1,
 	UKEY_LOG_MOD_STORE = 1 << 2,
 	UKEY_LOG_MOD_CLI = 1 << 3,
+	UKEY_LOG_MOD_USB = 1 << 4,
+	UKEY_LOG_MOD_PCSC = 1 << 5,
+	UKEY_LOG_MOD_DEV = 1 << 6, /* the model database and the joined device view */
 };
 
 /* ukey_log_setup: read UKEY_DEBUG and set the program name shown before each line. */

@@ -230,6 +230,7 @@ export async function connect({ url = defaultUrl(), reconnect = true, backoff = 
  * - notifications from the agent, the listener gets the params:
  *   "token.inserted" (a token.list entry), "token.removed" ({serial, label}),
  *   "pin.locked" ({serial, label, rule}), "cert.expiring" (a cert.list entry),
+ *   "device.changed" (a key, reader or card event: {event, time, model, reader, atr, usb}),
  *   and any other method the agent pushes;
  * - "notification": every notification, as {method, params};
  * - "open": {url} — each time the socket opens (first time and after a reconnect);
