@@ -166,6 +166,13 @@ int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_in
 int ukey_p11_keys(struct ukey_p11 *p11, const char *serial, struct ukey_key_info **ret_keys);
 
 /* ukey_key_info_free_array: free what ukey_p11_keys() returned. NULL-safe. */
+/*
+ * ukey_p11_data_object: the CKA_VALUE of the public CKO_DATA object labelled
+ * label on the token with this serial (e.g. "ukey.first-issued", written at
+ * issue). *ret is malloc'd (at most 64 KiB). -ENOENT when there is none.
+ */
+int ukey_p11_data_object(struct ukey_p11 *p11, const char *serial, const char *label, uint8_t **ret, size_t *ret_len);
+
 void ukey_key_info_free_array(struct ukey_key_info *keys, size_t n);
 
 /* Cap on objects read per class: a token holding more is hostile or broken. */

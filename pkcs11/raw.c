@@ -391,3 +391,37 @@ void ukey_key_info_free_array(struct ukey_key_info *keys, size_t n)
 	}
 	free(keys);
 }
+
+int ukey_p11_data_object(struct ukey_p11 *p11, const char *serial, const char *label, uint8_t **ret, size_t *ret_len)
+{
+	CK_FUNCTION_LIST *fl = ukey_p11_function_list(p11);
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+	};
+	CK_OBJECT_HANDLE o;
+	CK_ULONG found = 0;
+	struct ukey_token_info t;
+	CK_SESSION_HANDLE h;
+	CK_RV rv;
+	int r;
+
+	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0)
+		return r;
+	if ((r = ukey_raw_session_open(fl, t.slot_id, &h)) < 0)
+		return r;
+	rv = fl->C_FindObjectsInit(h, tmpl, 2);
+	if (rv == CKR_OK) {
+		rv = fl->C_FindObjects(h, &o, 1, &found);
+		fl->C_FindObjectsFinal(h);
+	}
+	if (rv != CKR_OK)
+		r = ukey_err_from_ckr(rv);
+	else if (found != 1)
+		r = -ENOENT;
+	else
+		r = ukey_raw_attr(fl, h, o, CKA_VALUE, ret, ret_len);
+	fl->C_CloseSession(h);
+	return r;
+}

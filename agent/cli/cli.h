@@ -22,6 +22,9 @@ struct cli {
 	unsigned max_tries;
 	unsigned watch_seconds; /* `ukey watch --for N`: end after N seconds (0: until a signal) */
 	bool watch_probe; /* `ukey watch`: ask each new card a SELECT to tell a mute one (--no-probe: don't) */
+	const char *diag_led; /* `ukey diagnose --led` */
+	const char *diag_first_issued; /* `ukey diagnose --first-issued` */
+	const char *diag_report; /* `ukey diagnose --report FILE.html` */
 };
 
 /* cli_p11: the loaded module, loading it on first use. Reports a failure itself. */
@@ -64,5 +67,6 @@ int cmd_origin(struct cli *c, int argc, char **argv);
 int cmd_guide(struct cli *c, int argc, char **argv);
 int cmd_devices(struct cli *c, int argc, char **argv);
 int cmd_watch(struct cli *c, int argc, char **argv);
+int cmd_diagnose(struct cli *c, int argc, char **argv);
 
 #endif

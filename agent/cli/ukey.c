@@ -204,6 +204,10 @@ static void help(void)
 		 "                    and what is missing (driver, module, permission, pcscd)\n"
 		 "  watch             keys, readers and cards as they come and go, one line each\n"
 		 "                    (--for SECONDS to stop; --no-probe: don't test new cards)\n"
+		 "  diagnose          a key brought in as damaged: checks from this computer down to\n"
+		 "                    the certificate, the verdict (R-D1..R-D3 or not the key),\n"
+		 "                    warranty and fee; --led off|blinking|steady, --first-issued\n"
+		 "                    YYYY-MM-DD, --report FILE.html\n"
 		 "\n"
 		 "Options (before or after the command):\n"
 		 "  --module PATH     PKCS#11 module (default %s; env UKEY_MODULE)\n"
@@ -229,6 +233,9 @@ enum {
 	OPT_VERSION,
 	OPT_FOR,
 	OPT_NO_PROBE,
+	OPT_LED,
+	OPT_FIRST_ISSUED,
+	OPT_REPORT,
 };
 
 static int usage_error(struct cli *c, const char *what)
@@ -248,6 +255,9 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "for", required_argument, NULL, OPT_FOR },
 		{ "no-probe", no_argument, NULL, OPT_NO_PROBE },
+		{ "led", required_argument, NULL, OPT_LED },
+		{ "first-issued", required_argument, NULL, OPT_FIRST_ISSUED },
+		{ "report", required_argument, NULL, OPT_REPORT },
 		{ 0 },
 	};
 	const char *flag_module = NULL, *flag_token = NULL, *flag_state = NULL, *flag_config = NULL;
@@ -299,6 +309,15 @@ int main(int argc, char **argv)
 		case OPT_NO_PROBE:
 			c.watch_probe = false;
 			break;
+		case OPT_LED:
+			c.diag_led = optarg;
+			break;
+		case OPT_FIRST_ISSUED:
+			c.diag_first_issued = optarg;
+			break;
+		case OPT_REPORT:
+			c.diag_report = optarg;
+			break;
 		default:
 			r = usage_error(&c, optopt ? _("Unknown or incomplete option") : _("Unknown option"));
 			return ukey_err_exit_code(r);
@@ -347,6 +366,8 @@ int main(int argc, char **argv)
 		r = cmd_devices(&c, argc, argv);
 	else if (strcmp(argv[0], "watch") == 0)
 		r = cmd_watch(&c, argc, argv);
+	else if (strcmp(argv[0], "diagnose") == 0)
+		r = cmd_diagnose(&c, argc, argv);
 	else if (strcmp(argv[0], "help") == 0) {
 		help();
 		r = 0;

@@ -56,6 +56,14 @@ cJSON *ukey_json_device(const struct ukey_device *d);
 /* One event: {"event", "time", "model", "reader", "atr", "usb": {"vid", "pid", "port"}} (null where unknown). */
 cJSON *ukey_json_device_event(const struct ukey_device_event *ev);
 
+/* The diagnosis: {"time", "verdict": {"code", "rule_text", "rule_text_zh_CN", "media_fault", "note"}, "led",
+ * "warranty": {"first_issued", "source", "until", "known", "in_warranty", "replacement", "fee_cny", "rule"},
+ * "token", "model", "service", "checks": [{"layer", "id", "title", "status", "evidence", "fix"}]}. */
+struct ukey_diagnosis;
+cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now);
+/* ukey_report_html: the printable one-page report (both languages' labels) from that JSON; malloc'd, NULL on ENOMEM. */
+char *ukey_report_html(const cJSON *doc);
+
 /* ukey_json_base64: data as a new base64 string (no line breaks), or NULL on ENOMEM. free() it. */
 char *ukey_json_base64(const uint8_t *data, size_t len);
 

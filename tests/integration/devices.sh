@@ -186,6 +186,88 @@ watch_many_cycles_all_seen() {
 	printf '+ %s insert/remove cycles, each seen once\n' "$cycles"
 }
 
+# ---------------------------------------------------------------- diagnosis (issue 7) on the real fixtures
+
+# diagnose_in_bed OUTFILE [ukey args]: `ukey diagnose` in a umockdev testbed with only a USB mouse plugged in
+# (nothing token-like at USB level, whatever this machine has); its stdout lands in OUTFILE.
+diagnose_in_bed() {
+	local out=$1 rc=0
+	shift
+	[[ -x ${USB_BED:-} ]] || die "USB_BED is not set or not executable (run through ctest)"
+	TMPDIR=$T "$USB_BED" -d "$HERE/../usb/logitech-mouse.umockdev" -o "$out" -- "$UKEY_BIN" "$@" \
+		</dev/null >"$T/bed.out" 2>>"$T/bed.log" || rc=$?
+	printf '+ usb-bed … ukey %s => exit %s\n%s\n' "$*" "$rc" "$(cat "$out")"
+	((rc == 0)) || fail "ukey diagnose in the testbed exited $rc"
+}
+
+# R-D1: the environment is fine (pcscd answers, the module loads), the light is off, and nothing is seen:
+# no token-like USB device, no card in any reader, no token.
+diagnose_r_d1_nothing_seen_light_off() {
+	setup_pcscd
+	diagnose_in_bed "$T/d.json" diagnose --json --led off
+	OUT=$(cat "$T/d.json")
+	check "$OUT" '.verdict.code == "R-D1" and .verdict.media_fault == true' "verdict R-D1"
+	check "$OUT" '[.checks[] | select(.id == "usb-device")][0].status == "fail"' "nothing at USB level"
+	check "$OUT" '[.checks[] | select(.id == "pcscd")][0].status == "pass"' "pcscd answers"
+	check "$OUT" '.verdict.note == null' "light and evidence agree"
+	check "$OUT" '.service.rule == "R-S4"' "damage replacement next"
+}
+
+# The same with the light said to be on: still nothing seen, and the verdict says the two disagree.
+diagnose_nothing_seen_light_on_disagrees() {
+	setup_pcscd
+	diagnose_in_bed "$T/d.json" diagnose --json --led steady
+	OUT=$(cat "$T/d.json")
+	check "$OUT" '.verdict.note | test("R-D1 needs the light off")' "disagreement said"
+}
+
+# ENVIRONMENT, not R-D1: nothing is seen, but pcscd is not running; that is fixed here, not by a new key.
+diagnose_pcscd_stopped_is_environment() {
+	setup_pcscd
+	"$PCSCD_PRIVATE" stop "$T"
+	diagnose_in_bed "$T/d.json" diagnose --json --led off
+	OUT=$(cat "$T/d.json")
+	check "$OUT" '.verdict.code == "ENVIRONMENT" and .verdict.media_fault == false' "verdict ENVIRONMENT"
+	check "$OUT" '[.checks[] | select(.id == "pcscd")][0] | .status == "fail" and (.fix | test("systemctl start pcscd"))' \
+		"pcscd check says how to start it"
+}
+
+# R-D2: the environment is up, the card is in the reader with its ATR, but it does not answer.
+diagnose_r_d2_mute_card_light_blinking() {
+	setup_pcscd
+	vcard_start card --mute
+	sleep 0.6 # pcscd's poll puts the card in the reader
+	ukey diagnose --json --led blinking
+	((RC == 0)) || fail "exit $RC"
+	check "$OUT" '.verdict.code == "R-D2" and .verdict.media_fault == true' "verdict R-D2"
+	check "$OUT" '[.checks[] | select(.id == "card")][0].evidence | test("ATR 3b9f")' "card present with its ATR"
+	check "$OUT" '[.checks[] | select(.id == "card-answers")][0].status == "fail"' "the card does not answer"
+	check "$OUT" '.verdict.note == null' "blinking light agrees"
+	kill -USR1 "$VCARD_PID" # pull the card: ends pcscd's stuck transmit before teardown
+}
+
+# The light is said to be steady, but the chip does not answer: the evidence decides, and the note says so.
+diagnose_mute_card_light_steady_disagrees() {
+	setup_pcscd
+	vcard_start card --mute
+	sleep 0.6
+	ukey diagnose --json --led steady
+	check "$OUT" '.verdict.code == "R-D2"' "verdict R-D2"
+	check "$OUT" '.verdict.note | test("not blinking")' "disagreement said"
+	kill -USR1 "$VCARD_PID"
+}
+
+# An answering card that no PKCS#11 module shows: this computer lacks the module, not R-D3.
+diagnose_answering_card_without_token_is_environment() {
+	setup_pcscd
+	vcard_start card
+	sleep 0.6
+	ukey diagnose --json --led steady
+	check "$OUT" '.verdict.code == "ENVIRONMENT"' "verdict ENVIRONMENT"
+	check "$OUT" '[.checks[] | select(.id == "card-answers")][0].status == "pass"' "card answers"
+	check "$OUT" '[.checks[] | select(.id == "token")][0].status == "fail"' "no token"
+}
+
 [[ $# -eq 1 ]] || die "usage: bash $(basename "$0") CASE_FUNCTION"
 declare -F "$1" >/dev/null || die "no case '$1' in $(basename "$0")"
 "$1"
