@@ -16,6 +16,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "devices.h"
+#include "diagnose.h"
 #include "guide.h"
 #include "objects.h"
 #include "p11.h"
@@ -499,6 +500,51 @@ out:
 }
 
 /* The CA's services (R-S1…R-S8), the same objects as `ukey --json guide`. */
+/* The technician's diagnosis for a page: the same JSON as `ukey diagnose --json`, plus the printable report. */
+static void m_diagnose(struct ukey_api *api, const cJSON *params, struct outcome *o)
+{
+	struct ukey_diagnose_input in = { .p11 = api->p11,
+					  .module = api->cfg.module,
+					  .store = api->store,
+					  .max_tries = api->cfg.max_tries,
+					  .models = api->models,
+					  .now = time(NULL) };
+	struct ukey_diagnosis *dg;
+	const char *led = NULL;
+	char *html;
+	int r;
+
+	if (string_param(params, "token", &in.token) < 0 || string_param(params, "led", &led) < 0 ||
+	    string_param(params, "first_issued", &in.first_issued) < 0 || (led && ukey_led_parse(led, &in.led) < 0) ||
+	    (in.first_issued && !ukey_date_valid(in.first_issued))) {
+		fail(o, -UKEY_E_USAGE,
+		     "\"token\" is a serial, \"led\" is off, blinking or steady, \"first_issued\" is YYYY-MM-DD.");
+		return;
+	}
+	if (!api->models) {
+		fail(o, -UKEY_E_MODEL_DB, "The token model database cannot be read: see the agent's log.");
+		return;
+	}
+	dg = calloc(1, sizeof(*dg));
+	if (!dg) {
+		fail(o, -ENOMEM, "Out of memory.");
+		return;
+	}
+	ukey_p11_rescan(api->p11);
+	if ((r = ukey_diagnose(&in, dg)) < 0) {
+		fail(o, r,
+		     r == -UKEY_E_TOKEN_AMBIGUOUS ? "Several keys are inserted: give \"token\"." : ukey_strerror(r));
+		free(dg);
+		return;
+	}
+	o->result = ukey_json_diagnosis(dg, in.now);
+	html = ukey_report_html(o->result);
+	if (html)
+		cJSON_AddStringToObject(o->result, "report_html", html);
+	free(html);
+	free(dg);
+}
+
 static void m_guide(const cJSON *params, struct outcome *o)
 {
 	const struct ukey_service *all, *one = NULL;
@@ -572,6 +618,8 @@ static void run_request(struct ukey_api *api, struct job *job)
 		m_sign(api, params, &o);
 	else if (strcmp(method, "guide") == 0)
 		m_guide(params, &o);
+	else if (strcmp(method, "diagnose") == 0)
+		m_diagnose(api, params, &o);
 	else {
 		push_reply(api, job->conn_id,
 			   error_doc(id, -32601, "method-not-found", "No such method: see PROTOCOL.md."), true);
@@ -689,17 +737,24 @@ static void on_device_event(void *userdata, const struct ukey_device_event *ev)
 	pthread_mutex_unlock(&api->lock);
 }
 
-static void start_device_watch(struct ukey_api *api)
+static void load_models(struct ukey_api *api)
 {
 	char *msg = NULL;
 	int r;
 
 	if ((r = ukey_models_load(&api->models, &msg)) < 0) {
-		log_warning("No device events: the token model database cannot be used: %s",
+		log_warning("No device events and no diagnosis: the token model database cannot be used: %s",
 			    msg ? msg : ukey_strerror(r));
 		free(msg);
-		return;
 	}
+}
+
+static void start_device_watch(struct ukey_api *api)
+{
+	int r;
+
+	if (!api->models)
+		return;
 	/* pcscd down is not fatal: the watch reports it and waits for pcscd to come back. */
 	if ((r = ukey_device_watch_start(api->models, true, on_device_event, api, &api->devices, NULL)) < 0)
 		log_warning("No device events: %s", ukey_strerror(r));
@@ -788,6 +843,7 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 			    api->state_dir ? api->state_dir : "(none)", ukey_strerror(api->store_error));
 	pthread_mutex_init(&api->lock, NULL);
 	pthread_cond_init(&api->cond, NULL);
+	load_models(api); /* before the worker: it reads them for diagnose */
 	if ((r = -pthread_create(&api->thread, NULL, worker, api)) < 0) {
 		pthread_cond_destroy(&api->cond);
 		pthread_mutex_destroy(&api->lock);
@@ -797,6 +853,7 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 	*ret_api = api;
 	return 0;
 fail:
+	ukey_model_db_free(api->models);
 	ukey_store_free(api->store);
 	ukey_p11_free(api->p11);
 	free(api->module);

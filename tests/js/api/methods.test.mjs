@@ -345,6 +345,26 @@ test('R-S: guide gives the same services as ukey --json guide; one by rule; an u
 	assert.equal((await page.error('guide', { service: 3 })).code, -32602);
 });
 
+test('R-D3: diagnose gives the CLI\'s verdict and checks, the warranty and a printable report', T, async (t) => {
+	const { sb, agent } = await setup(t, [['--label', 'broken', '--cert', 'none', '--first-issued', '2020-01-01']]);
+	const page = await agent.page();
+	const d = await page.request('diagnose', { led: 'steady' });
+	assert.equal(d.verdict.code, 'R-D3');
+	assert.equal(d.verdict.media_fault, true);
+	assert.equal(d.warranty.first_issued, '2020-01-01');
+	assert.equal(d.warranty.in_warranty, false);
+	assert.equal(d.warranty.fee_cny, 80); // R-D6
+	assert.equal(d.led, 'steady');
+	assert.match(d.report_html, /^<!DOCTYPE html>/);
+	assert.match(d.report_html, /R-D3/);
+	const cli = await sb.ukey(['--json', 'diagnose', '--led', 'steady']);
+	assert.equal(cli.code, 0);
+	assert.equal(cli.json.verdict.code, d.verdict.code);
+	assert.deepEqual(cli.json.checks.map((c) => [c.id, c.status]), d.checks.map((c) => [c.id, c.status]));
+	for (const params of [{ led: 'purple' }, { led: 1 }, { first_issued: '2025-02-29' }, { token: [] }])
+		assert.equal((await page.error('diagnose', params)).code, -32602, JSON.stringify(params));
+});
+
 test('an unknown method is method-not-found (-32601)', T, async (t) => {
 	const { agent } = await setup(t);
 	const page = await agent.page();
