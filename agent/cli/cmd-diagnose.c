@@ -148,19 +148,25 @@ static void print_text(const struct ukey_diagnosis *dg, const char *html_path)
 	for (size_t i = 0; i < dg->n_checks; i++) {
 		const struct ukey_check *ck = &dg->checks[i];
 
-		printf("  %-12s %-5s %s: %s\n", ck->layer, status_word(ck->status), ck->title, cli_safe(ck->evidence));
+		printf("  %-12s %-5s %s: %s\n", ck->layer, status_word(ck->status), _(ck->title),
+		       cli_safe(ck->evidence));
 		if (ck->fix)
-			printf("  %-12s       -> %s\n", "", ck->fix);
+			printf("  %-12s       -> %s\n", "", _(ck->fix));
 	}
 	printf(_("\nVerdict: %s\n  %s\n"), ukey_verdict_id(dg->verdict),
 	       zh ? ukey_verdict_text(dg->verdict)->zh : ukey_verdict_text(dg->verdict)->en);
 	printf(_("Light: %s\n"), ukey_led_id(dg->led));
 	if (dg->note[0])
 		printf(_("Note: %s\n"), dg->note);
-	if (dg->warranty_known)
-		printf(_("Warranty (R-D4): first issued %s (from the %s), %s until %s.\n"), dg->first_issued,
-		       strcmp(dg->first_issued_source, "flag") == 0 ? _("technician") : _("key"),
-		       dg->in_warranty ? _("in warranty") : _("out of warranty since"), dg->warranty_until);
+	if (dg->warranty_known && dg->in_warranty)
+		printf(_("Warranty (R-D4): first issued %s (%s); in warranty, which ends at the start of %s.\n"),
+		       dg->first_issued,
+		       strcmp(dg->first_issued_source, "flag") == 0 ? _("as given") : _("read from the key"),
+		       dg->warranty_until);
+	else if (dg->warranty_known)
+		printf(_("Warranty (R-D4): first issued %s (%s); out of warranty since %s.\n"), dg->first_issued,
+		       strcmp(dg->first_issued_source, "flag") == 0 ? _("as given") : _("read from the key"),
+		       dg->warranty_until);
 	else
 		printf("%s\n", _("Warranty (R-D4): first issue date unknown: give --first-issued YYYY-MM-DD."));
 	if (dg->media_fault && dg->in_warranty)

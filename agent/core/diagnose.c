@@ -15,6 +15,9 @@
 #include "pin.h"
 #include "validity.h"
 
+/* Marks check titles and fixes for the message catalogue; the front end translates them. */
+#define N_(s) (s)
+
 /* Where Debian's packages put what a CCID token needs (pcscd, libccid, OpenSC). */
 #define PCSCD_PATH "/usr/sbin/pcscd"
 #define CCID_BUNDLE "/usr/lib/pcsc/drivers/ifd-ccid.bundle"
@@ -146,12 +149,12 @@ int ukey_warranty_until(const char *first_issued, char until[static 11])
 	return 0;
 }
 
-static struct ukey_check *add(struct ukey_diagnosis *dg, const char *layer, const char *id, const char *title,
-			      enum ukey_check_status status, const char *fix, const char *fmt, ...)
+static struct ukey_check *check_add(struct ukey_diagnosis *dg, const char *layer, const char *id, const char *title,
+				    enum ukey_check_status status, const char *fix, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
 
-static struct ukey_check *add(struct ukey_diagnosis *dg, const char *layer, const char *id, const char *title,
-			      enum ukey_check_status status, const char *fix, const char *fmt, ...)
+static struct ukey_check *check_add(struct ukey_diagnosis *dg, const char *layer, const char *id, const char *title,
+				    enum ukey_check_status status, const char *fix, const char *fmt, ...)
 {
 	struct ukey_check *c;
 	va_list ap;
@@ -228,83 +231,86 @@ static void check_environment(const struct ukey_diagnose_input *in, const struct
 	bool need_pcscd = ccid || !key;
 
 	if (in->p11)
-		add(dg, "environment", "module", "PKCS#11 module loads", UKEY_CHECK_PASS, NULL, "%s",
-		    ukey_p11_path(in->p11));
+		check_add(dg, "environment", "module", N_("PKCS#11 module loads"), UKEY_CHECK_PASS, NULL, "%s",
+			  ukey_p11_path(in->p11));
 	else
-		add(dg, "environment", "module", "PKCS#11 module loads", UKEY_CHECK_FAIL,
-		    "Install the key's PKCS#11 module, or give its path with --module", "%s: %s",
-		    in->module ? in->module : "(none)", ukey_strerror(in->module_error));
+		check_add(dg, "environment", "module", N_("PKCS#11 module loads"), UKEY_CHECK_FAIL,
+			  N_("Install the key's PKCS#11 module, or give its path with --module"), "%s: %s",
+			  in->module ? in->module : "(none)", ukey_strerror(in->module_error));
 	if (list->pcsc_error == 0)
-		add(dg, "environment", "pcscd", "Smart card service (pcscd) answers", UKEY_CHECK_PASS, NULL,
-		    "pcscd answers");
+		check_add(dg, "environment", "pcscd", N_("Smart card service (pcscd) answers"), UKEY_CHECK_PASS, NULL,
+			  "pcscd answers");
 	else if (access(PCSCD_PATH, X_OK) != 0)
-		add(dg, "environment", "pcscd", "Smart card service (pcscd) answers",
-		    need_pcscd ? UKEY_CHECK_FAIL : UKEY_CHECK_WARN,
-		    "Install pcscd ('sudo apt install pcscd'); smart-card keys need it", "pcscd is not installed");
+		check_add(dg, "environment", "pcscd", N_("Smart card service (pcscd) answers"),
+			  need_pcscd ? UKEY_CHECK_FAIL : UKEY_CHECK_WARN,
+			  N_("Install pcscd ('sudo apt install pcscd'); smart-card keys need it"),
+			  "pcscd is not installed");
 	else
-		add(dg, "environment", "pcscd", "Smart card service (pcscd) answers",
-		    need_pcscd ? UKEY_CHECK_FAIL : UKEY_CHECK_WARN, "Start pcscd: 'sudo systemctl start pcscd.socket'",
-		    "pcscd is installed but not running");
+		check_add(dg, "environment", "pcscd", N_("Smart card service (pcscd) answers"),
+			  need_pcscd ? UKEY_CHECK_FAIL : UKEY_CHECK_WARN,
+			  N_("Start pcscd: 'sudo systemctl start pcscd.socket'"), "pcscd is installed but not running");
 	if (access(CCID_BUNDLE, R_OK) == 0)
-		add(dg, "environment", "ccid-driver", "CCID driver (libccid) installed", UKEY_CHECK_PASS, NULL, "%s",
-		    CCID_BUNDLE);
+		check_add(dg, "environment", "ccid-driver", N_("CCID driver (libccid) installed"), UKEY_CHECK_PASS,
+			  NULL, "%s", CCID_BUNDLE);
 	else
-		add(dg, "environment", "ccid-driver", "CCID driver (libccid) installed",
-		    ccid ? UKEY_CHECK_FAIL : UKEY_CHECK_WARN,
-		    "Install it: 'sudo apt install libccid', then plug the key in again", "not installed");
+		check_add(dg, "environment", "ccid-driver", N_("CCID driver (libccid) installed"),
+			  ccid ? UKEY_CHECK_FAIL : UKEY_CHECK_WARN,
+			  N_("Install it: 'sudo apt install libccid', then plug the key in again"), "not installed");
 	if (ukey_module_installed(OPENSC_MODULE))
-		add(dg, "environment", "opensc", "OpenSC installed", UKEY_CHECK_PASS, NULL, "%s", OPENSC_MODULE);
+		check_add(dg, "environment", "opensc", N_("OpenSC installed"), UKEY_CHECK_PASS, NULL, "%s",
+			  OPENSC_MODULE);
 	else
-		add(dg, "environment", "opensc", "OpenSC installed", UKEY_CHECK_WARN,
-		    "Install it: 'sudo apt install opensc'", "%s not found", OPENSC_MODULE);
+		check_add(dg, "environment", "opensc", N_("OpenSC installed"), UKEY_CHECK_WARN,
+			  N_("Install it: 'sudo apt install opensc'"), "%s not found", OPENSC_MODULE);
 	if (key && key->model && key->model->module && (key->missing & UKEY_MISSING_MODULE))
-		add(dg, "environment", "model-module", "The model's PKCS#11 module installed", UKEY_CHECK_FAIL,
-		    "Install the key vendor's PKCS#11 module", "%s not found", key->model->module);
+		check_add(dg, "environment", "model-module", N_("The model's PKCS#11 module installed"),
+			  UKEY_CHECK_FAIL, N_("Install the key vendor's PKCS#11 module"), "%s not found",
+			  key->model->module);
 	if (key && key->has_usb && (key->missing & UKEY_MISSING_PERMISSION))
-		add(dg, "environment", "permission", "This user may open the key", UKEY_CHECK_FAIL,
-		    "Install ukey's udev rule (70-ukey.rules), then plug the key in again",
-		    "%s is not readable and "
-		    "writable by this user",
-		    key->usb.devnode);
+		check_add(dg, "environment", "permission", N_("This user may open the key"), UKEY_CHECK_FAIL,
+			  N_("Install ukey's udev rule (70-ukey.rules), then plug the key in again"),
+			  "%s is not readable and "
+			  "writable by this user",
+			  key->usb.devnode);
 	if (key && key->has_reader && key->reader.exclusive)
-		add(dg, "environment", "exclusive", "No other program holds the reader", UKEY_CHECK_WARN,
-		    "Close the program that holds it (a vendor tool?) or restart pcscd", "'%s' is held exclusively",
-		    key->reader.name);
+		check_add(dg, "environment", "exclusive", N_("No other program holds the reader"), UKEY_CHECK_WARN,
+			  N_("Close the program that holds it (a vendor tool?) or restart pcscd"),
+			  "'%s' is held exclusively", key->reader.name);
 }
 
 static void check_usb(const struct ukey_device_list *list, const struct ukey_device *key, struct ukey_diagnosis *dg)
 {
 	if (list->usb_error < 0) {
-		add(dg, "usb", "usb-device", "Key seen at USB level", UKEY_CHECK_SKIPPED, NULL,
-		    "USB cannot be listed here: %s", ukey_strerror(list->usb_error));
+		check_add(dg, "usb", "usb-device", N_("Key seen at USB level"), UKEY_CHECK_SKIPPED, NULL,
+			  "USB cannot be listed here: %s", ukey_strerror(list->usb_error));
 		return;
 	}
 	if (!key || !key->has_usb) {
 		if (key)
-			add(dg, "usb", "usb-device", "Key seen at USB level", UKEY_CHECK_SKIPPED, NULL,
-			    "the key is reached without a USB token device of its own (software token or "
-			    "virtual reader)");
+			check_add(dg, "usb", "usb-device", N_("Key seen at USB level"), UKEY_CHECK_SKIPPED, NULL,
+				  "the key is reached without a USB token device of its own (software token or "
+				  "virtual reader)");
 		else
-			add(dg, "usb", "usb-device", "Key seen at USB level", UKEY_CHECK_FAIL,
-			    "Try another USB port and cable (no hub); if no port sees it, the key is faulty",
-			    "no token-like USB device is connected");
+			check_add(dg, "usb", "usb-device", N_("Key seen at USB level"), UKEY_CHECK_FAIL,
+				  N_("Try another USB port and cable (no hub); if no port sees it, the key is faulty"),
+				  "no token-like USB device is connected");
 		return;
 	}
-	add(dg, "usb", "usb-device", "Key seen at USB level", UKEY_CHECK_PASS, NULL, "%04x:%04x at %s%s%s",
-	    key->usb.vid, key->usb.pid, key->usb.port_path, key->usb.product ? ": " : "",
-	    key->usb.product ? key->usb.product : "");
+	check_add(dg, "usb", "usb-device", N_("Key seen at USB level"), UKEY_CHECK_PASS, NULL, "%04x:%04x at %s%s%s",
+		  key->usb.vid, key->usb.pid, key->usb.port_path, key->usb.product ? ": " : "",
+		  key->usb.product ? key->usb.product : "");
 	if (key->model)
-		add(dg, "usb", "model", "Known model", UKEY_CHECK_PASS, NULL, "%s %s (%s)", key->model->vendor,
-		    key->model->name, ukey_transport_name(key->model->transport));
+		check_add(dg, "usb", "model", N_("Known model"), UKEY_CHECK_PASS, NULL, "%s %s (%s)",
+			  key->model->vendor, key->model->name, ukey_transport_name(key->model->transport));
 	else
-		add(dg, "usb", "model", "Known model", UKEY_CHECK_WARN,
-		    "Unknown model: ask the CA which module it needs", "%04x:%04x is not in the model database%s%s",
-		    key->usb.vid, key->usb.pid, key->token_vendor ? "; vendor " : "",
-		    key->token_vendor ? key->token_vendor : "");
-	add(dg, "usb", "descriptors", "USB descriptors sane",
-	    key->usb.descriptors_ok ? UKEY_CHECK_PASS : UKEY_CHECK_FAIL,
-	    "The key describes itself wrongly: a hardware fault", "%s",
-	    key->usb.descriptors_ok ? "device and configuration descriptors parse" : "malformed or truncated");
+		check_add(dg, "usb", "model", N_("Known model"), UKEY_CHECK_WARN,
+			  N_("Unknown model: ask the CA which module it needs"),
+			  "%04x:%04x is not in the model database%s%s", key->usb.vid, key->usb.pid,
+			  key->token_vendor ? "; vendor " : "", key->token_vendor ? key->token_vendor : "");
+	check_add(dg, "usb", "descriptors", N_("USB descriptors sane"),
+		  key->usb.descriptors_ok ? UKEY_CHECK_PASS : UKEY_CHECK_FAIL,
+		  N_("The key describes itself wrongly: a hardware fault"), "%s",
+		  key->usb.descriptors_ok ? "device and configuration descriptors parse" : "malformed or truncated");
 }
 
 static void hex(const uint8_t *b, size_t n, char *out, size_t size)
@@ -323,41 +329,42 @@ static void check_card(const struct ukey_device_list *list, const struct ukey_de
 
 	if (list->pcsc_error < 0 || !key ||
 	    (!key->has_reader && !(key->has_usb && (key->usb.classes & UKEY_USB_CLASS_CCID)))) {
-		add(dg, "reader", "reader", "Reader for the key", UKEY_CHECK_SKIPPED, NULL, "%s",
-		    list->pcsc_error < 0 ? "pcscd does not answer" : "the key is not a smart-card (CCID) key");
+		check_add(dg, "reader", "reader", N_("Reader for the key"), UKEY_CHECK_SKIPPED, NULL, "%s",
+			  list->pcsc_error < 0 ? "pcscd does not answer" : "the key is not a smart-card (CCID) key");
 		return;
 	}
 	if (!key->has_reader) {
-		add(dg, "reader", "reader", "Reader for the key", UKEY_CHECK_FAIL,
-		    "Install the CCID driver ('sudo apt install libccid') and plug the key in again",
-		    "pcscd shows no reader for the key");
+		check_add(dg, "reader", "reader", N_("Reader for the key"), UKEY_CHECK_FAIL,
+			  N_("Install the CCID driver ('sudo apt install libccid') and plug the key in again"),
+			  "pcscd shows no reader for the key");
 		return;
 	}
-	add(dg, "reader", "reader", "Reader for the key", UKEY_CHECK_PASS, NULL, "'%s'", key->reader.name);
+	check_add(dg, "reader", "reader", N_("Reader for the key"), UKEY_CHECK_PASS, NULL, "'%s'", key->reader.name);
 	if (key->reader.state != UKEY_CARD_PRESENT && key->reader.state != UKEY_CARD_MUTE) {
-		add(dg, "reader", "card", "Card in the reader", UKEY_CHECK_FAIL,
-		    "Plug the key in again; if the chip is still not found, the key is faulty", "%s",
-		    ukey_card_state_name(key->reader.state));
+		check_add(dg, "reader", "card", N_("Card in the reader"), UKEY_CHECK_FAIL,
+			  N_("Plug the key in again; if the chip is still not found, the key is faulty"), "%s",
+			  ukey_card_state_name(key->reader.state));
 		return;
 	}
 	hex(key->reader.atr, key->reader.atr_len, atr, sizeof(atr));
-	add(dg, "reader", "card", "Card in the reader", UKEY_CHECK_PASS, NULL, "ATR %s", atr);
+	check_add(dg, "reader", "card", N_("Card in the reader"), UKEY_CHECK_PASS, NULL, "ATR %s", atr);
 	if (key->reader.state == UKEY_CARD_MUTE) {
-		add(dg, "reader", "card-answers", "Card answers", UKEY_CHECK_FAIL, "The chip does not answer: R-D2",
-		    "pcscd reports the card mute (no answer to reset)");
+		check_add(dg, "reader", "card-answers", N_("Card answers"), UKEY_CHECK_FAIL,
+			  N_("The chip does not answer: R-D2"), "pcscd reports the card mute (no answer to reset)");
 		return;
 	}
 	r = ukey_pcsc_probe(key->reader.name, UKEY_PCSC_PROBE_TIMEOUT_MS, &probe);
 	if (r < 0)
-		add(dg, "reader", "card-answers", "Card answers", UKEY_CHECK_FAIL,
-		    "Plug the key in again and repeat; the chip refused the connection", "%s", ukey_strerror(r));
+		check_add(dg, "reader", "card-answers", N_("Card answers"), UKEY_CHECK_FAIL,
+			  N_("Plug the key in again and repeat; the chip refused the connection"), "%s",
+			  ukey_strerror(r));
 	else if (!probe.answered)
-		add(dg, "reader", "card-answers", "Card answers", UKEY_CHECK_FAIL,
-		    "The chip does not answer: R-D2 when the light blinks without stopping",
-		    "no answer to SELECT within %u ms", probe.ms);
+		check_add(dg, "reader", "card-answers", N_("Card answers"), UKEY_CHECK_FAIL,
+			  N_("The chip does not answer: R-D2 when the light blinks without stopping"),
+			  "no answer to SELECT within %u ms", probe.ms);
 	else
-		add(dg, "reader", "card-answers", "Card answers", UKEY_CHECK_PASS, NULL,
-		    "SELECT answered %04X in %u ms", probe.sw, probe.ms);
+		check_add(dg, "reader", "card-answers", N_("Card answers"), UKEY_CHECK_PASS, NULL,
+			  "SELECT answered %04X in %u ms", probe.sw, probe.ms);
 }
 
 static void check_token(const struct ukey_diagnose_input *in, const struct ukey_device *key, struct ukey_diagnosis *dg)
@@ -365,37 +372,40 @@ static void check_token(const struct ukey_diagnose_input *in, const struct ukey_
 	struct ukey_pin_state st;
 
 	if (!in->p11) {
-		add(dg, "pkcs11", "token", "Token shown by the PKCS#11 module", UKEY_CHECK_SKIPPED, NULL,
-		    "the module did not load");
+		check_add(dg, "pkcs11", "token", N_("Token shown by the PKCS#11 module"), UKEY_CHECK_SKIPPED, NULL,
+			  "the module did not load");
 		return;
 	}
 	if (!key || !key->has_token) {
-		add(dg, "pkcs11", "token", "Token shown by the PKCS#11 module", UKEY_CHECK_FAIL,
-		    "Use the model's PKCS#11 module (--module); if the card answers but no module shows it, the "
-		    "token's file system is damaged",
-		    "%s shows no token%s%s%s", ukey_p11_path(in->p11), in->token ? " " : "", in->token ? in->token : "",
-		    key ? " for this key" : "");
+		check_add(
+			dg, "pkcs11", "token", N_("Token shown by the PKCS#11 module"), UKEY_CHECK_FAIL,
+			N_("Use the model's PKCS#11 module (--module); if the card answers but no module shows it, the "
+			   "token's file system is damaged"),
+			"%s shows no token%s%s%s", ukey_p11_path(in->p11), in->token ? " " : "",
+			in->token ? in->token : "", key ? " for this key" : "");
 		return;
 	}
 	dg->have_token = true;
 	dg->token = key->token;
-	add(dg, "pkcs11", "token", "Token shown by the PKCS#11 module", UKEY_CHECK_PASS, NULL, "\"%s\" serial %s",
-	    key->token.label, key->token.serial);
-	add(dg, "pkcs11", "initialized", "Token initialised with a user PIN",
-	    key->token.user_pin_initialized ? UKEY_CHECK_PASS : UKEY_CHECK_FAIL,
-	    "The token has no user PIN: it was never issued or was wiped (R-D3 if it held a certificate)", "%s",
-	    key->token.user_pin_initialized ? "user PIN set" : "no user PIN");
+	check_add(dg, "pkcs11", "token", N_("Token shown by the PKCS#11 module"), UKEY_CHECK_PASS, NULL,
+		  "\"%s\" serial %s", key->token.label, key->token.serial);
+	check_add(dg, "pkcs11", "initialized", N_("Token initialised with a user PIN"),
+		  key->token.user_pin_initialized ? UKEY_CHECK_PASS : UKEY_CHECK_FAIL,
+		  N_("The token has no user PIN: it was never issued or was wiped (R-D3 if it held a certificate)"),
+		  "%s", key->token.user_pin_initialized ? "user PIN set" : "no user PIN");
 	ukey_pin_state(in->store, &key->token, in->max_tries, &st);
 	if (st.locked)
-		add(dg, "pkcs11", "pin", "PIN not locked (R-P1)", UKEY_CHECK_FAIL,
-		    "Unlock the key (free, online or on site: R-S2); this is not damage", "locked%s",
-		    st.locked_by_token ? " (the token says so)" : " (10 wrong PINs counted)");
+		check_add(dg, "pkcs11", "pin", N_("PIN not locked (R-P1)"), UKEY_CHECK_FAIL,
+			  N_("Unlock the key (free, online or on site: R-S2); this is not damage"), "locked%s",
+			  st.locked_by_token ? " (the token says so)" : " (10 wrong PINs counted)");
 	else if (st.counted)
-		add(dg, "pkcs11", "pin", "PIN not locked (R-P1)", st.final_try ? UKEY_CHECK_WARN : UKEY_CHECK_PASS,
-		    "One wrong PIN more locks the key", "%u of %u tries left", st.tries_left, st.max_tries);
+		check_add(dg, "pkcs11", "pin", N_("PIN not locked (R-P1)"),
+			  st.final_try ? UKEY_CHECK_WARN : UKEY_CHECK_PASS, N_("One wrong PIN more locks the key"),
+			  "%u of %u tries left", st.tries_left, st.max_tries);
 	else
-		add(dg, "pkcs11", "pin", "PIN not locked (R-P1)", st.final_try ? UKEY_CHECK_WARN : UKEY_CHECK_PASS,
-		    "One wrong PIN more locks the key", "not locked (tries not counted here)");
+		check_add(dg, "pkcs11", "pin", N_("PIN not locked (R-P1)"),
+			  st.final_try ? UKEY_CHECK_WARN : UKEY_CHECK_PASS, N_("One wrong PIN more locks the key"),
+			  "not locked (tries not counted here)");
 }
 
 static void check_certs(const struct ukey_diagnose_input *in, struct ukey_diagnosis *dg)
@@ -407,23 +417,24 @@ static void check_certs(const struct ukey_diagnose_input *in, struct ukey_diagno
 	int n;
 
 	if (!dg->have_token) {
-		add(dg, "certificate", "cert-present", "Certificate on the key", UKEY_CHECK_SKIPPED, NULL,
-		    "no token to read");
+		check_add(dg, "certificate", "cert-present", N_("Certificate on the key"), UKEY_CHECK_SKIPPED, NULL,
+			  "no token to read");
 		return;
 	}
 	n = ukey_p11_certs(in->p11, dg->token.serial, &certs);
 	if (n < 0) {
-		add(dg, "certificate", "cert-present", "Certificate on the key", UKEY_CHECK_FAIL,
-		    "Plug the key in again and repeat", "the certificates cannot be listed: %s", ukey_strerror(n));
+		check_add(dg, "certificate", "cert-present", N_("Certificate on the key"), UKEY_CHECK_FAIL,
+			  N_("Plug the key in again and repeat"), "the certificates cannot be listed: %s",
+			  ukey_strerror(n));
 		return;
 	}
 	if (n == 0) {
-		add(dg, "certificate", "cert-present", "Certificate on the key", UKEY_CHECK_FAIL,
-		    "The certificate is gone from the key: R-D3", "no certificate object");
+		check_add(dg, "certificate", "cert-present", N_("Certificate on the key"), UKEY_CHECK_FAIL,
+			  N_("The certificate is gone from the key: R-D3"), "no certificate object");
 		return;
 	}
-	add(dg, "certificate", "cert-present", "Certificate on the key", UKEY_CHECK_PASS, NULL,
-	    "%d certificate object%s", n, n == 1 ? "" : "s");
+	check_add(dg, "certificate", "cert-present", N_("Certificate on the key"), UKEY_CHECK_PASS, NULL,
+		  "%d certificate object%s", n, n == 1 ? "" : "s");
 	for (int i = 0; i < n; i++) {
 		if (!certs[i].readable) {
 			unreadable++;
@@ -438,44 +449,46 @@ static void check_certs(const struct ukey_diagnose_input *in, struct ukey_diagno
 			best = &certs[i];
 	}
 	if (unreadable)
-		add(dg, "certificate", "cert-parses", "Certificate readable (X.509 DER)", UKEY_CHECK_FAIL,
-		    "The certificate object is damaged: R-D3", "%zu of %d certificate objects are not valid DER",
-		    unreadable, n);
+		check_add(dg, "certificate", "cert-parses", N_("Certificate readable (X.509 DER)"), UKEY_CHECK_FAIL,
+			  N_("The certificate object is damaged: R-D3"),
+			  "%zu of %d certificate objects are not valid DER", unreadable, n);
 	else
-		add(dg, "certificate", "cert-parses", "Certificate readable (X.509 DER)", UKEY_CHECK_PASS, NULL,
-		    "every certificate object parses");
+		check_add(dg, "certificate", "cert-parses", N_("Certificate readable (X.509 DER)"), UKEY_CHECK_PASS,
+			  NULL, "every certificate object parses");
 	if (!best) {
 		ukey_cert_info_free_array(certs, (size_t)n);
 		return;
 	}
 	if (best->key_match == UKEY_KEY_MATCH_YES)
-		add(dg, "certificate", "cert-key-match", "Certificate matches the key pair", UKEY_CHECK_PASS, NULL,
-		    "%s: public key equals the key pair's", best->subject_cn ? best->subject_cn : best->subject);
+		check_add(dg, "certificate", "cert-key-match", N_("Certificate matches the key pair"), UKEY_CHECK_PASS,
+			  NULL, "%s: public key equals the key pair's",
+			  best->subject_cn ? best->subject_cn : best->subject);
 	else if (mismatch)
-		add(dg, "certificate", "cert-key-match", "Certificate matches the key pair", UKEY_CHECK_FAIL,
-		    "The certificate is not for the key on the token: R-D3", "%s holds another public key",
-		    best->subject_cn ? best->subject_cn : best->subject);
+		check_add(dg, "certificate", "cert-key-match", N_("Certificate matches the key pair"), UKEY_CHECK_FAIL,
+			  N_("The certificate is not for the key on the token: R-D3"), "%s holds another public key",
+			  best->subject_cn ? best->subject_cn : best->subject);
 	else
-		add(dg, "certificate", "cert-key-match", "Certificate matches the key pair", UKEY_CHECK_WARN,
-		    "No public key object to compare with", "%zu certificate%s without a public key object", unknown,
-		    unknown == 1 ? "" : "s");
-	add(dg, "certificate", "cert-chain", "Certificate chains to the CA", UKEY_CHECK_SKIPPED, NULL,
-	    "no CA trust configured (issuer: %s)", best->issuer_cn ? best->issuer_cn : best->issuer);
+		check_add(dg, "certificate", "cert-key-match", N_("Certificate matches the key pair"), UKEY_CHECK_WARN,
+			  N_("No public key object to compare with"), "%zu certificate%s without a public key object",
+			  unknown, unknown == 1 ? "" : "s");
+	check_add(dg, "certificate", "cert-chain", N_("Certificate chains to the CA"), UKEY_CHECK_SKIPPED, NULL,
+		  "no CA trust configured (issuer: %s)", best->issuer_cn ? best->issuer_cn : best->issuer);
 	ukey_validity_eval(best->not_before, best->not_after, in->now, &v);
 	if (v.status == UKEY_VALIDITY_EXPIRED)
-		add(dg, "certificate", "cert-validity", "Certificate within its validity (R-R1)", UKEY_CHECK_FAIL,
-		    v.renewal_open ? "Renew online (R-R2: up to 365 days after expiry)"
-				   : "Expired more than 365 days: renew with documents and approval (R-R5)",
-		    "expired %ld days ago", v.days_expired);
+		check_add(dg, "certificate", "cert-validity", N_("Certificate within its validity (R-R1)"),
+			  UKEY_CHECK_FAIL,
+			  v.renewal_open ? N_("Renew online (R-R2: up to 365 days after expiry)")
+					 : N_("Expired more than 365 days: renew with documents and approval (R-R5)"),
+			  "expired %ld days ago", v.days_expired);
 	else if (v.status == UKEY_VALIDITY_NOT_YET_VALID)
-		add(dg, "certificate", "cert-validity", "Certificate within its validity (R-R1)", UKEY_CHECK_WARN,
-		    "Check this computer's clock", "not valid yet");
+		check_add(dg, "certificate", "cert-validity", N_("Certificate within its validity (R-R1)"),
+			  UKEY_CHECK_WARN, N_("Check this computer's clock"), "not valid yet");
 	else
-		add(dg, "certificate", "cert-validity", "Certificate within its validity (R-R1)",
-		    v.status == UKEY_VALIDITY_EXPIRING ? UKEY_CHECK_WARN : UKEY_CHECK_PASS,
-		    "Fewer than 90 days left: renew online now (R-R2)", "%ld days left", v.days_left);
-	add(dg, "certificate", "revocation", "Certificate not revoked", UKEY_CHECK_SKIPPED, NULL,
-	    "offline: revocation status unknown (not \"good\")");
+		check_add(dg, "certificate", "cert-validity", N_("Certificate within its validity (R-R1)"),
+			  v.status == UKEY_VALIDITY_EXPIRING ? UKEY_CHECK_WARN : UKEY_CHECK_PASS,
+			  N_("Fewer than 90 days left: renew online now (R-R2)"), "%ld days left", v.days_left);
+	check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_SKIPPED, NULL,
+		  "offline: revocation status unknown (not \"good\")");
 	ukey_cert_info_free_array(certs, (size_t)n);
 }
 

@@ -179,4 +179,18 @@ bad_first_issued_dates() {
 	done
 }
 
+# zh_CN: the labels, the checks, the verdict and the fee in Chinese (a private zh_CN locale, as cli.sh makes).
+diagnose_in_chinese() {
+	local loc=$T/locale
+	mkdir -p "$loc"
+	localedef -i zh_CN -f UTF-8 "$loc/zh_CN.UTF-8" 2>/dev/null || die "localedef zh_CN.UTF-8 failed"
+	make_token --cert none --first-issued 2020-01-01
+	LOCPATH=$loc LC_ALL=zh_CN.UTF-8 run "$UKEY_BIN" --module "$MODULE" --state-dir "$STATE" diagnose --led steady
+	expect_rc 0
+	assert_contains "$OUT" "结论：R-D3" "verdict line"
+	assert_contains "$OUT" "R-D3 介质质量问题" "rule text"
+	assert_contains "$OUT" "USBKey 中有证书" "check title"
+	assert_contains "$OUT" "介质费 80 元" "fee (R-D6)"
+}
+
 run_case "$@"
