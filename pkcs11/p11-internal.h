@@ -21,6 +21,11 @@ int ukey_err_from_ckr(unsigned long rv);
 /* ukey_p11_function_list: the module's raw function list (same instance libp11 uses). Owned by p11. */
 CK_FUNCTION_LIST *ukey_p11_function_list(struct ukey_p11 *p11);
 
+/* The parts of a session the layer's other files use (p11.c owns the struct). */
+struct ukey_p11 *ukey_session_p11(struct ukey_session *s);
+CK_SESSION_HANDLE ukey_session_handle(struct ukey_session *s);
+bool ukey_session_logged_in(const struct ukey_session *s);
+
 /* Raw object helpers (raw.c). Sessions are plain serial sessions; the login state is the application's. */
 int ukey_raw_session_open(CK_FUNCTION_LIST *fl, CK_SLOT_ID slot, CK_SESSION_HANDLE *ret);
 /* ukey_raw_find: the first object of class cls (and CKA_ID id when id_len > 0); -ENOENT when none. */

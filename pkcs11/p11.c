@@ -488,6 +488,21 @@ int ukey_session_sign_digest(struct ukey_session *s, const uint8_t *id, size_t i
 	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, true, digest, digest_len, ret_sig, ret_len);
 }
 
+struct ukey_p11 *ukey_session_p11(struct ukey_session *s)
+{
+	return s->p11;
+}
+
+CK_SESSION_HANDLE ukey_session_handle(struct ukey_session *s)
+{
+	return s->h;
+}
+
+bool ukey_session_logged_in(const struct ukey_session *s)
+{
+	return s->logged_in;
+}
+
 /* Raw access for what libp11 0.4 lacks (EC key generation, data objects): for the layer's own files. */
 CK_FUNCTION_LIST *ukey_p11_function_list(struct ukey_p11 *p11)
 {

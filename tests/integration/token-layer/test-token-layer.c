@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "p11.h"
 
 /* Set by run.sh: the module, the right PIN, and the two tokens mktoken made (RSA first, EC second). */
@@ -241,10 +242,116 @@ static void case_session_on_second_slot_by_serial(void)
 	ukey_p11_free(p11);
 }
 
+/* Renewal's token steps: a key pair made on the token, a CSR signed there, a certificate written, old objects gone. */
+static void keygen_csr_write_destroy(const char *serial, enum ukey_key_kind kind, const char *key_type)
+{
+	static const uint8_t new_id[] = { 0x5a, 0x01 };
+	struct ukey_p11 *p11 = NULL;
+	struct ukey_session *s = NULL;
+	struct ukey_key_info *keys = NULL;
+	struct ukey_cert_info *certs = NULL;
+	uint8_t *csr = NULL, *cert_der = NULL, *name_der = NULL;
+	size_t csr_len = 0;
+	const uint8_t *p;
+	X509_REQ *req;
+	X509 *x;
+	EVP_PKEY *pub, *ca_key;
+	int n, name_len, cert_len;
+	bool found = false;
+
+	CHECK_R(ukey_p11_load(module, &p11), 0);
+	CHECK_R(ukey_session_open(p11, serial, &s), 0);
+	CHECK_R(ukey_session_generate_key(s, kind, new_id, sizeof(new_id), "renewed"), -UKEY_E_NOT_LOGGED_IN);
+	CHECK_R(ukey_session_login(s, pin), 0);
+	CHECK(ukey_session_objects(s, new_id, sizeof(new_id)) == 0);
+	CHECK_R(ukey_session_generate_key(s, kind, new_id, sizeof(new_id), "renewed"), 0);
+	CHECK(ukey_session_objects(s, new_id, sizeof(new_id)) == (UKEY_OBJ_PRIVATE_KEY | UKEY_OBJ_PUBLIC_KEY));
+	n = ukey_p11_keys(p11, serial, &keys);
+	for (int i = 0; i < n; i++)
+		if (keys[i].id_len == sizeof(new_id) && memcmp(keys[i].id, new_id, sizeof(new_id)) == 0 &&
+		    !keys[i].is_private)
+			found = strcmp(keys[i].key_type, key_type) == 0 && strcmp(keys[i].label, "renewed") == 0;
+	ukey_key_info_free_array(keys, n > 0 ? (size_t)n : 0);
+	CHECK(found);
+
+	/* The CSR: the subject asked for, the new key, a signature that verifies with it. */
+	{
+		X509_NAME *name = X509_NAME_new();
+
+		CHECK(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)"单位 Renewed", -1,
+						 -1, 0));
+		name_len = i2d_X509_NAME(name, &name_der);
+		X509_NAME_free(name);
+	}
+	CHECK_R(ukey_session_make_csr(s, new_id, sizeof(new_id), name_der, (size_t)name_len, &csr, &csr_len), 0);
+	p = csr;
+	req = d2i_X509_REQ(NULL, &p, (long)csr_len);
+	CHECK(req && p == csr + csr_len);
+	CHECK_R(ukey_session_public_key(s, new_id, sizeof(new_id), &pub), 0);
+	CHECK(X509_REQ_verify(req, pub) == 1);
+
+	/* A certificate for it (self-signed by a throw-away key: the token only stores it) written and found. */
+	ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	x = X509_new();
+	CHECK(x && ca_key);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 365L * 86400);
+	X509_set_subject_name(x, X509_REQ_get_subject_name(req));
+	X509_set_issuer_name(x, X509_REQ_get_subject_name(req));
+	X509_set_pubkey(x, pub);
+	CHECK(X509_sign(x, ca_key, EVP_sha256()) > 0);
+	cert_len = i2d_X509(x, &cert_der);
+	CHECK_R(ukey_session_write_cert(s, new_id, sizeof(new_id), "renewed", (const uint8_t *)"junk", 4),
+		-UKEY_E_CERT_UNREADABLE);
+	CHECK_R(ukey_session_write_cert(s, new_id, sizeof(new_id), "renewed", cert_der, (size_t)cert_len), 0);
+	CHECK(ukey_session_objects(s, new_id, sizeof(new_id)) == UKEY_OBJ_ALL);
+	n = ukey_p11_certs(p11, serial, &certs);
+	found = false;
+	for (int i = 0; i < n; i++)
+		if (certs[i].id_len == sizeof(new_id) && memcmp(certs[i].id, new_id, sizeof(new_id)) == 0)
+			found = certs[i].readable && certs[i].key_match == UKEY_KEY_MATCH_YES &&
+				strcmp(certs[i].subject_cn, "单位 Renewed") == 0;
+	ukey_cert_info_free_array(certs, n > 0 ? (size_t)n : 0);
+	CHECK(found);
+
+	/* Removal: only what was asked, idempotent, never "everything". */
+	CHECK_R(ukey_session_destroy(s, UKEY_OBJ_ALL, NULL, 0), -UKEY_E_USAGE);
+	CHECK_R(ukey_session_destroy(s, UKEY_OBJ_CERT, new_id, sizeof(new_id)), 0);
+	CHECK(ukey_session_objects(s, new_id, sizeof(new_id)) == (UKEY_OBJ_PRIVATE_KEY | UKEY_OBJ_PUBLIC_KEY));
+	CHECK_R(ukey_session_destroy(s, UKEY_OBJ_ALL, new_id, sizeof(new_id)), 0);
+	CHECK_R(ukey_session_destroy(s, UKEY_OBJ_ALL, new_id, sizeof(new_id)), 0);
+	CHECK(ukey_session_objects(s, new_id, sizeof(new_id)) == 0);
+	/* The token's original pair (CKA_ID 01) is untouched. */
+	CHECK(ukey_session_objects(s, (const uint8_t *)"\x01", 1) == UKEY_OBJ_ALL);
+
+	OPENSSL_free(cert_der);
+	OPENSSL_free(name_der);
+	X509_free(x);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(pub);
+	X509_REQ_free(req);
+	free(csr);
+	ukey_session_free(s);
+	ukey_p11_free(p11);
+}
+
+static void case_renewal_objects_rsa(void)
+{
+	keygen_csr_write_destroy(rsa_serial, UKEY_KEY_RSA_2048, "RSA-2048");
+}
+
+static void case_renewal_objects_ec(void)
+{
+	keygen_csr_write_destroy(ec_serial, UKEY_KEY_EC_P256, "EC-P-256");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 } cases[] = {
+	{ "renewal-objects-rsa", case_renewal_objects_rsa },
+	{ "renewal-objects-ec", case_renewal_objects_ec },
 	{ "sign-rsa-pkcs1", case_sign_rsa_pkcs1 },
 	{ "sign-rsa-pss", case_sign_rsa_pss },
 	{ "sign-ecdsa", case_sign_ecdsa },
@@ -262,6 +369,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: test-token-layer CASE MODULE PIN RSA_SERIAL EC_SERIAL CERTS_DIR\n");
 		return 2;
 	}
+	ukey_log_setup("test-token-layer"); /* UKEY_DEBUG=p11 shows the layer's debug lines */
 	module = argv[2];
 	pin = argv[3];
 	rsa_serial = argv[4];
