@@ -34,6 +34,13 @@ enum ukey_error {
 	UKEY_E_PCSC_UNAVAILABLE, /* pcscd is not running, not reachable, or went away */
 	UKEY_E_USB_UNAVAILABLE, /* USB devices cannot be listed (no usbfs, no libusb backend) */
 	UKEY_E_MODEL_DB, /* the token model database is missing or malformed */
+	UKEY_E_CA_UNREACHABLE, /* the CA cannot be reached, or did not answer in time */
+	UKEY_E_CA_UNTRUSTED, /* the CA's TLS certificate does not verify (trust, name, dates) */
+	UKEY_E_CA_REFUSED, /* the CA refused the request (4xx) */
+	UKEY_E_CA_FAILED, /* the CA failed (5xx) */
+	UKEY_E_CA_BAD_RESPONSE, /* the CA's answer is not what EST says (type, body, certificate) */
+	UKEY_E_RENEW_NOT_OPEN, /* R-R2: online renewal is not open for this certificate now */
+	UKEY_E_RENEW_PENDING, /* the CA holds the order (payment, documents, approval): try again later */
 	_UKEY_E_END
 };
 
@@ -45,6 +52,9 @@ enum ukey_exit {
 	UKEY_EXIT_PIN_INCORRECT = 3,
 	UKEY_EXIT_PIN_LOCKED = 4,
 	UKEY_EXIT_NO_TOKEN = 5,
+	UKEY_EXIT_CA = 6, /* the CA could not be reached or used */
+	UKEY_EXIT_RENEW_NOT_OPEN = 7, /* R-R2: not eligible now; the output says when it opens */
+	UKEY_EXIT_RENEW_PENDING = 8, /* the renewal waits at the CA; `ukey renew --resume` later */
 };
 
 /*
