@@ -64,9 +64,10 @@ static void device_text(const struct ukey_device *d)
 		printf("%s\n", _("Token without a USB device (software or unmatched)"));
 	if (d->has_usb) {
 		printf("  %-7s %s  %04x:%04x", "USB", d->usb.port_path, d->usb.vid, d->usb.pid);
-		if (d->usb.manufacturer || d->usb.product)
-			printf("  %s %s", d->usb.manufacturer ? cli_safe(d->usb.manufacturer) : "",
-			       d->usb.product ? cli_safe(d->usb.product) : "");
+		if (d->usb.manufacturer)
+			printf("  %s", cli_safe(d->usb.manufacturer));
+		if (d->usb.product)
+			printf("%s%s", d->usb.manufacturer ? " " : "  ", cli_safe(d->usb.product));
 		if (d->usb.serial)
 			printf(_("  serial %s"), cli_safe(d->usb.serial));
 		if (!d->usb.descriptors_ok)

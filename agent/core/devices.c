@@ -150,7 +150,12 @@ static void diagnose_missing(struct ukey_device_list *list, struct ukey_device *
 
 	if (d->has_usb && (d->usb.classes & UKEY_USB_CLASS_CCID) && !d->has_reader)
 		d->missing |= list->pcsc_error < 0 ? UKEY_MISSING_PCSCD : UKEY_MISSING_DRIVER;
-	if (d->has_usb && (t == UKEY_TRANSPORT_HID || t == UKEY_TRANSPORT_VENDOR) && !d->usb.can_open)
+	/* A model's transport says who opens the device; an unknown one is judged by its interfaces. */
+	bool direct = t == UKEY_TRANSPORT_HID || t == UKEY_TRANSPORT_VENDOR ||
+		      (!d->model && d->has_usb && !(d->usb.classes & UKEY_USB_CLASS_CCID) &&
+		       (d->usb.classes & (UKEY_USB_CLASS_HID | UKEY_USB_CLASS_VENDOR)));
+
+	if (d->has_usb && direct && !d->usb.can_open)
 		d->missing |= UKEY_MISSING_PERMISSION;
 	if (d->model && d->model->module && !ukey_module_installed(d->model->module))
 		d->missing |= UKEY_MISSING_MODULE;

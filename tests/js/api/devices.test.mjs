@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,9 @@ async function pcsc(t, sb) {
 		throw new Error('SETUP ERROR: the device tests must run as root (a private pcscd needs a mount namespace)');
 	if (!process.env.UKEY_VPCD_LIB)
 		throw new Error('SETUP ERROR: UKEY_VPCD_LIB is not set (run through ctest)');
-	const dir = fs.mkdtempSync(path.join(sb.root, 'pcsc.'));
+	// Outside the sandbox: the sandbox's own cleanup (registered first, run first) removes its root, and
+	// pcscd-private stop needs the pid file in this directory.
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ukey-js-pcsc.'));
 	const env = { ...process.env };
 	let port, started;
 	for (let attempt = 0; attempt < 5 && !started; attempt++) {
@@ -45,6 +48,7 @@ async function pcsc(t, sb) {
 			await new Promise((r) => card.on('exit', r));
 		}
 		await run(path.join(FIX, 'pcscd-private'), ['stop', dir], { env });
+		fs.rmSync(dir, { recursive: true, force: true });
 	});
 	return {
 		env: { PCSCLITE_CSOCK_NAME: sock },
