@@ -33,6 +33,10 @@ struct ukey_session {
 	CK_SESSION_HANDLE h; /* our own read-write session */
 	char serial[UKEY_P11_SERIAL_MAX];
 	bool logged_in;
+	/* Only for a TLS key (ukey_session_tls_key): libp11's slots and the key it made; released last. */
+	PKCS11_SLOT *tls_slots;
+	unsigned int n_tls_slots;
+	EVP_PKEY *tls_key;
 };
 
 int ukey_err_from_ckr(unsigned long rv)
@@ -437,8 +441,61 @@ struct ukey_session *ukey_session_free(struct ukey_session *s)
 	if (s->logged_in)
 		s->p11->fl->C_Logout(s->h);
 	s->p11->fl->C_CloseSession(s->h);
+	/* After our own session: releasing libp11's slots closes every session of the slot (C_CloseAllSessions). */
+	EVP_PKEY_free(s->tls_key);
+	if (s->tls_slots)
+		PKCS11_release_all_slots(s->p11->ctx, s->tls_slots, s->n_tls_slots);
 	free(s);
 	return NULL;
+}
+
+int ukey_session_tls_key(struct ukey_session *s, const uint8_t *id, size_t id_len, const char *pin, EVP_PKEY **ret)
+{
+	PKCS11_SLOT *slot = NULL;
+	PKCS11_KEY *keys = NULL;
+	unsigned int n = 0;
+
+	if (!s->logged_in)
+		return -UKEY_E_NOT_LOGGED_IN;
+	if (s->tls_key) {
+		*ret = s->tls_key;
+		return 0;
+	}
+	if (PKCS11_enumerate_slots(s->p11->ctx, &s->tls_slots, &s->n_tls_slots) < 0) {
+		ERR_clear_error();
+		return -UKEY_E_TOKEN_FAILED;
+	}
+	for (unsigned int i = 0; i < s->n_tls_slots && !slot; i++)
+		if (s->tls_slots[i].token && s->tls_slots[i].token->serialnr &&
+		    strcmp(s->tls_slots[i].token->serialnr, s->serial) == 0)
+			slot = &s->tls_slots[i];
+	if (!slot)
+		return -UKEY_E_TOKEN_REMOVED;
+	/*
+	 * With the module's own function list the application is logged in
+	 * already (our session) and libp11 sees the private keys; p11-kit's
+	 * proxy gives libp11 another instance, which needs its own login. The
+	 * PIN was just accepted by the token, so this cannot cost a try.
+	 */
+	if (PKCS11_enumerate_keys(slot->token, &keys, &n) < 0 || n == 0) {
+		ERR_clear_error();
+		if (!pin || PKCS11_open_session(slot, 1) < 0 || PKCS11_login(slot, 0, pin) < 0 ||
+		    PKCS11_enumerate_keys(slot->token, &keys, &n) < 0) {
+			ERR_clear_error();
+			return -UKEY_E_KEY_NOT_FOUND;
+		}
+	}
+	for (unsigned int i = 0; i < n; i++)
+		if (keys[i].id_len == id_len && memcmp(keys[i].id, id, id_len) == 0) {
+			s->tls_key = PKCS11_get_private_key(&keys[i]);
+			break;
+		}
+	if (!s->tls_key) {
+		ERR_clear_error();
+		return -UKEY_E_KEY_NOT_FOUND;
+	}
+	*ret = s->tls_key;
+	return 0;
 }
 
 const char *ukey_session_serial(const struct ukey_session *s)

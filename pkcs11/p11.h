@@ -292,6 +292,15 @@ unsigned ukey_session_objects(struct ukey_session *s, const uint8_t *id, size_t 
 int ukey_session_make_csr(struct ukey_session *s, const uint8_t *id, size_t id_len, const uint8_t *subject_der,
 			  size_t subject_len, uint8_t **ret, size_t *ret_len);
 
+/*
+ * ukey_session_tls_key: the private key with CKA_ID id as an EVP_PKEY that
+ * OpenSSL can use for TLS client authentication (libp11's; signing happens
+ * on the token). Owned by the session and valid until ukey_session_free().
+ * Needs a login; pin is used only when libp11 talks to another instance of
+ * the module (p11-kit's proxy) that needs its own login.
+ */
+int ukey_session_tls_key(struct ukey_session *s, const uint8_t *id, size_t id_len, const char *pin, EVP_PKEY **ret);
+
 /* ukey_session_serial: the serial this session was opened for. Owned by s. */
 const char *ukey_session_serial(const struct ukey_session *s);
 

@@ -25,6 +25,8 @@ struct cli {
 	const char *diag_led; /* `ukey diagnose --led` */
 	const char *diag_first_issued; /* `ukey diagnose --first-issued` */
 	const char *diag_report; /* `ukey diagnose --report FILE.html` */
+	enum { CLI_RENEW_RUN, CLI_RENEW_CHECK, CLI_RENEW_RESUME, CLI_RENEW_ABORT } renew_mode;
+	bool renew_force; /* `ukey renew --force`: a technician renews outside R-R2's window */
 };
 
 /* cli_p11: the loaded module, loading it on first use. Reports a failure itself. */
@@ -44,6 +46,9 @@ int cli_token(struct cli *c, struct ukey_token_info *ret);
  */
 int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state *pin, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* cli_fail_pin: report a PIN failure (wrong: tries left, R-P1; locked: R-P2) like `ukey pin verify`. Returns r. */
+int cli_fail_pin(struct cli *c, int r, const struct ukey_token_info *t, const struct ukey_pin_state *st);
 
 /* cli_fail_default: report r with the standard sentence for its code (see cli.c). Returns r. */
 int cli_fail_default(struct cli *c, int r);
@@ -68,5 +73,7 @@ int cmd_guide(struct cli *c, int argc, char **argv);
 int cmd_devices(struct cli *c, int argc, char **argv);
 int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_diagnose(struct cli *c, int argc, char **argv);
+int cmd_renew(struct cli *c, int argc, char **argv);
+int cmd_orders(struct cli *c, int argc, char **argv);
 
 #endif

@@ -81,6 +81,15 @@ static int pin_prepare(struct cli *c, struct ukey_token_info *t, struct ukey_sto
 	return 0;
 }
 
+int cli_fail_pin(struct cli *c, int r, const struct ukey_token_info *t, const struct ukey_pin_state *st)
+{
+	if (r == -UKEY_E_PIN_INCORRECT)
+		return fail_wrong_pin(c, r, st);
+	if (r == -UKEY_E_PIN_LOCKED)
+		return fail_locked(c, r, t, st);
+	return cli_fail_default(c, r);
+}
+
 /* Tell what ukey_pin_run() did. */
 static int report_result(struct cli *c, int r, const struct ukey_pin_result *res, const char *ok_result)
 {

@@ -208,6 +208,10 @@ static void help(void)
 		 "                    the certificate, the verdict (R-D1..R-D3 or not the key),\n"
 		 "                    warranty and fee; --led off|blinking|steady, --first-issued\n"
 		 "                    YYYY-MM-DD, --report FILE.html\n"
+		 "  renew             renew the key's certificate online (R-R): PIN, new key pair\n"
+		 "                    on the key, the CA, the new certificate written, the old one\n"
+		 "                    removed; --check (eligibility), --resume, --abort, --force\n"
+		 "  orders            renewals under way and orders waiting at the CA\n"
 		 "\n"
 		 "Options (before or after the command):\n"
 		 "  --module PATH     PKCS#11 module (default %s; env UKEY_MODULE)\n"
@@ -215,12 +219,15 @@ static void help(void)
 		 "  --state-dir DIR   where PIN tries are counted (default $XDG_STATE_HOME/ukey;\n"
 		 "                    env UKEY_STATE_DIR)\n"
 		 "  --config FILE     settings file (default $XDG_CONFIG_HOME/ukey/ukey.conf)\n"
+		 "  --ca-url URL      the CA's EST base (env UKEY_CA_URL; ca-url in ukey.conf)\n"
+		 "  --ca-trust PEM    trust anchors for the CA's TLS certificate (env UKEY_CA_TRUST)\n"
 		 "  --json            one JSON document on stdout\n"
 		 "  -h, --help        this text\n"
 		 "  --version         the version\n"
 		 "\n"
 		 "Exit codes: 0 success, 1 other error, 2 usage, 3 wrong PIN, 4 PIN locked,\n"
-		 "5 no key or key not found.\n"),
+		 "5 no key or key not found, 6 the CA cannot be used, 7 renewal not open,\n"
+		 "8 the renewal waits at the CA.\n"),
 	       UKEY_DEFAULT_MODULE);
 }
 
@@ -236,6 +243,12 @@ enum {
 	OPT_LED,
 	OPT_FIRST_ISSUED,
 	OPT_REPORT,
+	OPT_CHECK,
+	OPT_RESUME,
+	OPT_ABORT,
+	OPT_FORCE,
+	OPT_CA_URL,
+	OPT_CA_TRUST,
 };
 
 static int usage_error(struct cli *c, const char *what)
@@ -258,9 +271,16 @@ int main(int argc, char **argv)
 		{ "led", required_argument, NULL, OPT_LED },
 		{ "first-issued", required_argument, NULL, OPT_FIRST_ISSUED },
 		{ "report", required_argument, NULL, OPT_REPORT },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "resume", no_argument, NULL, OPT_RESUME },
+		{ "abort", no_argument, NULL, OPT_ABORT },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "ca-url", required_argument, NULL, OPT_CA_URL },
+		{ "ca-trust", required_argument, NULL, OPT_CA_TRUST },
 		{ 0 },
 	};
 	const char *flag_module = NULL, *flag_token = NULL, *flag_state = NULL, *flag_config = NULL;
+	const char *flag_ca_url = NULL, *flag_ca_trust = NULL;
 	struct cli c = { .max_tries = UKEY_PIN_MAX_TRIES_DEFAULT, .watch_probe = true };
 	char *end;
 	struct rlimit no_core = { 0, 0 };
@@ -318,6 +338,24 @@ int main(int argc, char **argv)
 		case OPT_REPORT:
 			c.diag_report = optarg;
 			break;
+		case OPT_CHECK:
+			c.renew_mode = CLI_RENEW_CHECK;
+			break;
+		case OPT_RESUME:
+			c.renew_mode = CLI_RENEW_RESUME;
+			break;
+		case OPT_ABORT:
+			c.renew_mode = CLI_RENEW_ABORT;
+			break;
+		case OPT_FORCE:
+			c.renew_force = true;
+			break;
+		case OPT_CA_URL:
+			flag_ca_url = optarg;
+			break;
+		case OPT_CA_TRUST:
+			flag_ca_trust = optarg;
+			break;
 		default:
 			r = usage_error(&c, optopt ? _("Unknown or incomplete option") : _("Unknown option"));
 			return ukey_err_exit_code(r);
@@ -345,6 +383,10 @@ int main(int argc, char **argv)
 		r = ukey_config_set(&c.cfg.token, flag_token);
 	if (r >= 0 && flag_state)
 		r = ukey_config_set(&c.cfg.state_dir, flag_state);
+	if (r >= 0 && flag_ca_url)
+		r = ukey_config_set(&c.cfg.ca_url, flag_ca_url);
+	if (r >= 0 && flag_ca_trust)
+		r = ukey_config_set(&c.cfg.ca_trust, flag_ca_trust);
 	if (r < 0) {
 		r = r == -UKEY_E_USAGE ? usage_error(&c, _("Invalid configuration")) : cli_fail_default(&c, r);
 		goto out;
@@ -368,6 +410,10 @@ int main(int argc, char **argv)
 		r = cmd_watch(&c, argc, argv);
 	else if (strcmp(argv[0], "diagnose") == 0)
 		r = cmd_diagnose(&c, argc, argv);
+	else if (strcmp(argv[0], "renew") == 0)
+		r = cmd_renew(&c, argc, argv);
+	else if (strcmp(argv[0], "orders") == 0)
+		r = cmd_orders(&c, argc, argv);
 	else if (strcmp(argv[0], "help") == 0) {
 		help();
 		r = 0;

@@ -25,6 +25,8 @@ void ukey_config_clear(struct ukey_config *cfg)
 	free(cfg->module);
 	free(cfg->state_dir);
 	free(cfg->token);
+	free(cfg->ca_url);
+	free(cfg->ca_trust);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -96,6 +98,10 @@ int ukey_config_parse(const char *text, size_t len, struct ukey_config *cfg, uns
 			field = &cfg->state_dir;
 		else if (strcmp(key, "token") == 0)
 			field = &cfg->token;
+		else if (strcmp(key, "ca-url") == 0)
+			field = &cfg->ca_url;
+		else if (strcmp(key, "ca-trust") == 0)
+			field = &cfg->ca_trust;
 		if (field && (r = ukey_config_set(field, value)) < 0)
 			break;
 	}
@@ -178,6 +184,10 @@ int ukey_config_load(const char *path, struct ukey_config *cfg)
 	if ((env = getenv("UKEY_STATE_DIR")) && *env && (r = ukey_config_set(&cfg->state_dir, env)) < 0)
 		return r;
 	if ((env = getenv("UKEY_TOKEN")) && *env && (r = ukey_config_set(&cfg->token, env)) < 0)
+		return r;
+	if ((env = getenv("UKEY_CA_URL")) && *env && (r = ukey_config_set(&cfg->ca_url, env)) < 0)
+		return r;
+	if ((env = getenv("UKEY_CA_TRUST")) && *env && (r = ukey_config_set(&cfg->ca_trust, env)) < 0)
 		return r;
 	if (!cfg->module && (r = ukey_config_set(&cfg->module, UKEY_DEFAULT_MODULE)) < 0)
 		return r;

@@ -13,12 +13,14 @@ struct ukey_config {
 	char *module; /* PKCS#11 module path */
 	char *state_dir; /* directory of state.db */
 	char *token; /* default --token selector, may be NULL */
+	char *ca_url; /* the CA's EST base URL (https://host:port/.well-known/est), may be NULL */
+	char *ca_trust; /* PEM file of the CA trust anchors for its TLS certificate; NULL: the system's */
 	char *source; /* the file read, or NULL */
 };
 
 /*
  * ukey_config_parse: parse ukey.conf text (`key = value` lines, `#`
- * comments, keys module, state-dir, token). On a malformed line returns
+ * comments, keys module, state-dir, token, ca-url, ca-trust). On a malformed line returns
  * -UKEY_E_USAGE with the 1-based line number in *ret_line and a static
  * reason in *ret_reason. Known keys fill cfg (replacing earlier values);
  * unknown keys are skipped for forward compatibility.

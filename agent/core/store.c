@@ -51,6 +51,22 @@ static const char *const migrations[] = {
 	"CREATE TABLE origin ("
 	"  origin TEXT PRIMARY KEY,"
 	"  added TEXT NOT NULL);",
+	/* 3: the renewal journal (issue 6): one row per renewal, its step committed before the step is taken */
+	"CREATE TABLE renewal ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  serial TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('keygen', 'keypair', 'pending', 'received', 'written', 'done',"
+	"    'aborted')),"
+	"  old_id BLOB NOT NULL,"
+	"  new_id BLOB NOT NULL,"
+	"  label TEXT NOT NULL,"
+	"  key_kind INTEGER NOT NULL,"
+	"  order_id TEXT,"
+	"  retry_at INTEGER,"
+	"  cert BLOB,"
+	"  created TEXT NOT NULL,"
+	"  updated TEXT NOT NULL);"
+	"CREATE INDEX renewal_serial ON renewal(serial);",
 };
 
 int ukey_store_schema_version(void)
@@ -455,5 +471,197 @@ int ukey_store_origin_list(struct ukey_store *store, char ***ret_origins)
 		return store_fail(store, rc, "reading the origins");
 	}
 	*ret_origins = list;
+	return n;
+}
+
+void ukey_renewal_clear(struct ukey_renewal *r)
+{
+	free(r->cert);
+	memset(r, 0, sizeof(*r));
+}
+
+static void now_text(char buf[static 32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int ukey_store_renewal_begin(struct ukey_store *store, struct ukey_renewal *r)
+{
+	sqlite3_stmt *st = NULL;
+	char now[32];
+	int rc, e;
+
+	if ((e = exec(store, "BEGIN IMMEDIATE")) < 0)
+		return e;
+	/* One renewal at a time per key: a second one would make a second key pair. */
+	rc = sqlite3_prepare_v2(store->db,
+				"SELECT 1 FROM renewal WHERE serial = ?1 AND state NOT IN ('done', 'aborted')", -1, &st,
+				NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, r->serial, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (rc == SQLITE_ROW) {
+			exec(store, "ROLLBACK");
+			return -EEXIST;
+		}
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_OK)
+		goto fail;
+	now_text(now);
+	rc = sqlite3_prepare_v2(
+		store->db,
+		"INSERT INTO renewal (serial, state, old_id, new_id, label, key_kind, created, updated) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+		-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, r->serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, r->old_id, (int)r->old_id_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, r->new_id, (int)r->new_id_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->label, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, r->key_kind);
+	sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	r->id = sqlite3_last_insert_rowid(store->db);
+	return exec(store, "COMMIT");
+fail:
+	e = store_fail(store, rc, "starting a renewal");
+	exec(store, "ROLLBACK");
+	return e;
+}
+
+int ukey_store_renewal_update(struct ukey_store *store, const struct ukey_renewal *r)
+{
+	sqlite3_stmt *st = NULL;
+	char now[32];
+	int rc;
+
+	now_text(now);
+	rc = sqlite3_prepare_v2(store->db,
+				"UPDATE renewal SET state = ?2, order_id = ?3, retry_at = ?4, cert = ?5, updated = ?6 "
+				"WHERE id = ?1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "recording a renewal step");
+	sqlite3_bind_int64(st, 1, r->id);
+	sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+	if (r->order[0])
+		sqlite3_bind_text(st, 3, r->order, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, r->retry_at);
+	if (r->cert)
+		sqlite3_bind_blob(st, 5, r->cert, (int)r->cert_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, rc, "recording a renewal step");
+	return sqlite3_changes(store->db) == 1 ? 0 : -ENOENT;
+}
+
+static int renewal_from_row(sqlite3_stmt *st, struct ukey_renewal *r)
+{
+	const void *b;
+	int n;
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	snprintf(r->serial, sizeof(r->serial), "%s", (const char *)sqlite3_column_text(st, 1));
+	snprintf(r->state, sizeof(r->state), "%s", (const char *)sqlite3_column_text(st, 2));
+	/* Rows are ours, but the file is the user's: lengths are checked like any input. */
+	n = sqlite3_column_bytes(st, 3);
+	b = sqlite3_column_blob(st, 3);
+	if (n < 0 || (size_t)n > sizeof(r->old_id) || (n && !b))
+		return -UKEY_E_STATE_CORRUPT;
+	memcpy(r->old_id, b, (size_t)n);
+	r->old_id_len = (size_t)n;
+	n = sqlite3_column_bytes(st, 4);
+	b = sqlite3_column_blob(st, 4);
+	if (n <= 0 || (size_t)n > sizeof(r->new_id) || !b)
+		return -UKEY_E_STATE_CORRUPT;
+	memcpy(r->new_id, b, (size_t)n);
+	r->new_id_len = (size_t)n;
+	snprintf(r->label, sizeof(r->label), "%s", (const char *)sqlite3_column_text(st, 5));
+	r->key_kind = sqlite3_column_int(st, 6);
+	if (sqlite3_column_type(st, 7) == SQLITE_TEXT)
+		snprintf(r->order, sizeof(r->order), "%s", (const char *)sqlite3_column_text(st, 7));
+	r->retry_at = sqlite3_column_int64(st, 8);
+	n = sqlite3_column_bytes(st, 9);
+	b = sqlite3_column_blob(st, 9);
+	if (n > 0 && b) {
+		if (!(r->cert = malloc((size_t)n)))
+			return -ENOMEM;
+		memcpy(r->cert, b, (size_t)n);
+		r->cert_len = (size_t)n;
+	}
+	return 0;
+}
+
+#define RENEWAL_COLUMNS "id, serial, state, old_id, new_id, label, key_kind, order_id, retry_at, cert"
+
+int ukey_store_renewal_active(struct ukey_store *store, const char *serial, struct ukey_renewal *ret)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(store->db,
+				"SELECT " RENEWAL_COLUMNS " FROM renewal WHERE serial = ?1 AND state NOT IN ('done', "
+				"'aborted') ORDER BY id DESC LIMIT 1",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "reading the renewal journal");
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r = renewal_from_row(st, ret);
+	else
+		r = rc == SQLITE_DONE ? -ENOENT : store_fail(store, rc, "reading the renewal journal");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int ukey_store_renewal_list(struct ukey_store *store, struct ukey_renewal **ret)
+{
+	sqlite3_stmt *st = NULL;
+	struct ukey_renewal *list = NULL;
+	int n = 0, rc, r = 0;
+
+	rc = sqlite3_prepare_v2(store->db,
+				"SELECT " RENEWAL_COLUMNS " FROM renewal WHERE state NOT IN ('done', 'aborted') "
+				"ORDER BY id",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc, "reading the renewal journal");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 256) {
+		struct ukey_renewal *grown = realloc(list, (size_t)(n + 1) * sizeof(*list));
+
+		if (!grown) {
+			r = -ENOMEM;
+			break;
+		}
+		list = grown;
+		if ((r = renewal_from_row(st, &list[n])) < 0)
+			break;
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = store_fail(store, rc, "reading the renewal journal");
+	if (r < 0) {
+		for (int i = 0; i < n; i++)
+			ukey_renewal_clear(&list[i]);
+		free(list);
+		return r;
+	}
+	*ret = list;
 	return n;
 }

@@ -82,4 +82,40 @@ int ukey_store_origin_list(struct ukey_store *store, char ***ret_origins);
 /* ukey_store_schema_version: the schema version this build writes. */
 int ukey_store_schema_version(void);
 
+/*
+ * The renewal journal (issue 6): each renewal is a row whose state is
+ * committed before the step it names is taken, so that after kill -9 or a
+ * pulled key `ukey renew --resume` knows which objects exist. States, in
+ * order: keygen (new_id chosen, the key pair may or may not exist), keypair,
+ * pending (the CA holds the order: order, retry_at), received (cert holds
+ * the new certificate), written (it is on the key), done; or aborted.
+ */
+struct ukey_renewal {
+	int64_t id;
+	char serial[17];
+	char state[16];
+	uint8_t old_id[64], new_id[64]; /* CKA_ID of the pair being replaced, and of the new pair */
+	size_t old_id_len, new_id_len;
+	char label[64]; /* CKA_LABEL for the new objects */
+	int key_kind; /* enum ukey_key_kind */
+	char order[64]; /* the CA's order id while pending; empty otherwise */
+	int64_t retry_at; /* epoch seconds: not before this (Retry-After) */
+	uint8_t *cert; /* the issued certificate once received (malloc'd) */
+	size_t cert_len;
+};
+
+void ukey_renewal_clear(struct ukey_renewal *r);
+
+/* ukey_store_renewal_begin: record a new renewal (r->id set). -EEXIST when the key has one not done or aborted. */
+int ukey_store_renewal_begin(struct ukey_store *store, struct ukey_renewal *r);
+
+/* ukey_store_renewal_update: state, order, retry_at and cert of r->id (committed durably before returning). */
+int ukey_store_renewal_update(struct ukey_store *store, const struct ukey_renewal *r);
+
+/* ukey_store_renewal_active: the key's renewal not done or aborted; -ENOENT when none. */
+int ukey_store_renewal_active(struct ukey_store *store, const char *serial, struct ukey_renewal *ret);
+
+/* ukey_store_renewal_list: every renewal not done or aborted (pending orders first of all); returns the count. */
+int ukey_store_renewal_list(struct ukey_store *store, struct ukey_renewal **ret);
+
 #endif

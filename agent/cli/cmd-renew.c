@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* `ukey renew` and `ukey orders`: online renewal onto the key (R-R) with progress, resume and abort; pending orders. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "base/err.h"
+#include "cli.h"
+#include "i18n.h"
+#include "objects.h"
+#include "pin-input.h"
+#include "renew.h"
+
+static const char *step_words(enum ukey_renew_step step)
+{
+	switch (step) {
+	case UKEY_RENEW_STEP_LOGIN:
+		return _("checking the PIN");
+	case UKEY_RENEW_STEP_KEYGEN:
+		return _("generating a new key pair on the key");
+	case UKEY_RENEW_STEP_REQUEST:
+		return _("asking the CA for the new certificate");
+	case UKEY_RENEW_STEP_VERIFY:
+		return _("checking the new certificate");
+	case UKEY_RENEW_STEP_WRITE:
+		return _("writing the new certificate onto the key");
+	case UKEY_RENEW_STEP_REMOVE_OLD:
+		return _("removing the old certificate and key");
+	default:
+		return _("done");
+	}
+}
+
+/* Progress: a numbered line per step on stderr (stdout stays the result, or the JSON). */
+static void on_progress(void *userdata, enum ukey_renew_step step, const char *detail)
+{
+	struct cli *c = userdata;
+
+	(void)c;
+	fprintf(stderr, "[%d/%d] %s%s%s\n", (int)step + 1, (int)UKEY_RENEW_STEP_DONE + 1, step_words(step),
+		detail && *detail ? ": " : "", detail && *detail ? cli_safe(detail) : "");
+}
+
+static int setup(struct cli *c, struct ukey_renew_ctx *ctx, bool need_ca)
+{
+	struct ukey_store *store = NULL;
+	int r;
+
+	memset(ctx, 0, sizeof(*ctx));
+	if ((r = cli_p11(c, &ctx->p11)) < 0)
+		return r;
+	if ((r = cli_store(c, &store)) < 0)
+		return cli_fail_default(c, r);
+	ctx->store = store;
+	ctx->max_tries = c->max_tries;
+	ctx->token = c->cfg.token;
+	ctx->now = time(NULL);
+	ctx->force = c->renew_force;
+	ctx->est.base_url = c->cfg.ca_url;
+	ctx->est.trust_pem = c->cfg.ca_trust;
+	ctx->progress = c->json ? NULL : on_progress;
+	ctx->userdata = c;
+	if (need_ca && !c->cfg.ca_url)
+		return cli_fail(
+			c, -UKEY_E_USAGE, NULL, NULL,
+			_("No CA is configured: give --ca-url https://HOST:PORT/.well-known/est (and --ca-trust "
+			  "CA.pem), or set ca-url in ukey.conf."));
+	return 0;
+}
+
+static int fail_plan(struct cli *c, int r)
+{
+	if (r == -UKEY_E_CERT_UNREADABLE)
+		return cli_fail(c, r, "R-D3", NULL,
+				_("The key holds no readable certificate for its key pair: nothing to renew; see 'ukey "
+				  "diagnose'."));
+	if (r == -UKEY_E_TOKEN_AMBIGUOUS)
+		return cli_fail(c, r, "R-R7", NULL, _("Several keys are inserted: choose one with --token SERIAL."));
+	return cli_fail_default(c, r);
+}
+
+static cJSON *plan_json(const struct ukey_renew_plan *p)
+{
+	cJSON *o = cJSON_CreateObject(), *cert, *ren;
+	char t[32];
+
+	cJSON_AddStringToObject(o, "token_serial", p->token.serial);
+	cJSON_AddStringToObject(o, "token_label", p->token.label);
+	cert = cJSON_AddObjectToObject(o, "certificate");
+	cJSON_AddStringToObject(cert, "subject", p->subject);
+	cJSON_AddStringToObject(cert, "subject_cn", p->subject_cn);
+	cJSON_AddStringToObject(cert, "serial", p->serial_hex);
+	cJSON_AddStringToObject(cert, "not_after", ukey_json_time(p->not_after, t));
+	cJSON_AddNumberToObject(cert, "days_left", (double)p->validity.days_left);
+	cJSON_AddNumberToObject(cert, "days_expired", (double)p->validity.days_expired);
+	cJSON_AddStringToObject(cert, "status", ukey_validity_status_id(p->validity.status));
+	ren = cJSON_AddObjectToObject(o, "renewal");
+	cJSON_AddBoolToObject(ren, "open", p->open);
+	cJSON_AddStringToObject(ren, "opens_on", p->opens_on);
+	cJSON_AddStringToObject(ren, "closes_on", p->closes_on);
+	cJSON_AddStringToObject(ren, "rule", p->rule);
+	cJSON_AddStringToObject(ren, "expected_not_after", p->expected_not_after);
+	cJSON_AddBoolToObject(ren, "in_progress", p->in_progress);
+	if (p->in_progress)
+		cJSON_AddStringToObject(ren, "journal_state", p->journal_state);
+	else
+		cJSON_AddNullToObject(ren, "journal_state");
+	return o;
+}
+
+static void not_open_text(struct cli *c, const struct ukey_renew_plan *p)
+{
+	if (p->validity.needs_documents)
+		cli_fail(c, -UKEY_E_RENEW_NOT_OPEN, "R-R5", NULL,
+			 _("The certificate expired %ld days ago: online renewal closed on %s; renewal now needs "
+			   "documents and the CA's approval (R-R5)."),
+			 p->validity.days_expired, p->closes_on);
+	else
+		cli_fail(
+			c, -UKEY_E_RENEW_NOT_OPEN, "R-R2", NULL,
+			_("Online renewal opens on %s, when fewer than 90 days are left (R-R2); %ld days are left now."),
+			p->opens_on, p->validity.days_left);
+}
+
+static int renew_check(struct cli *c)
+{
+	struct ukey_renew_ctx ctx;
+	struct ukey_renew_plan plan;
+	int r;
+
+	if ((r = setup(c, &ctx, false)) < 0)
+		return r;
+	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
+		return fail_plan(c, r);
+	if (c->json) {
+		cli_print_json(plan_json(&plan));
+		return plan.open ? 0 : -UKEY_E_RENEW_NOT_OPEN;
+	}
+	printf(_("Certificate on \"%s\" (serial %s): %s\n"), cli_safe(plan.token.label), cli_safe(plan.token.serial),
+	       cli_safe(plan.subject_cn[0] ? plan.subject_cn : plan.subject));
+	if (plan.in_progress)
+		printf(_("A renewal of this key is under way (%s): 'ukey renew --resume' carries it on.\n"),
+		       plan.journal_state);
+	if (!plan.open) {
+		not_open_text(c, &plan);
+		return -UKEY_E_RENEW_NOT_OPEN;
+	}
+	if (plan.validity.status == UKEY_VALIDITY_EXPIRED)
+		printf(_("Expired %ld days ago: renewal is open until %s (R-R2); the new certificate will run one year "
+			 "from the download, to about %s (%s).\n"),
+		       plan.validity.days_expired, plan.closes_on, plan.expected_not_after, plan.rule);
+	else
+		printf(_("%ld days left: renewal is open (R-R2); the new certificate will end on %s, one year after the "
+			 "current one (%s).\n"),
+		       plan.validity.days_left, plan.expected_not_after, plan.rule);
+	return 0;
+}
+
+static int renew_run(struct cli *c)
+{
+	struct ukey_renew_ctx ctx;
+	struct ukey_renew_plan plan;
+	struct ukey_renew_outcome out;
+	char pin[UKEY_PIN_BUF], prompt[256];
+	int r;
+
+	if ((r = setup(c, &ctx, true)) < 0)
+		return r;
+	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
+		return fail_plan(c, r);
+	if (c->renew_mode == CLI_RENEW_RESUME && !plan.in_progress) {
+		if (c->json) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "result", "nothing-to-resume");
+			cli_print_json(o);
+		} else {
+			printf(_("No renewal of \"%s\" is under way: nothing to resume.\n"),
+			       cli_safe(plan.token.label));
+		}
+		return 0;
+	}
+	if (!plan.in_progress && !plan.open && !ctx.force) {
+		not_open_text(c, &plan);
+		return -UKEY_E_RENEW_NOT_OPEN;
+	}
+	if (!plan.open && ctx.force && !c->json)
+		printf(_("Renewing outside the online window (--force): the CA decides whether it issues.\n"));
+	if (!c->json)
+		printf(_("Renewing \"%s\" on \"%s\" (serial %s); the PIN stays the same (R-P4).\n"),
+		       cli_safe(plan.subject_cn[0] ? plan.subject_cn : plan.subject), cli_safe(plan.token.label),
+		       cli_safe(plan.token.serial));
+	snprintf(prompt, sizeof(prompt), _("PIN for \"%s\": "), cli_safe(plan.token.label));
+	if ((r = ukey_pin_read(prompt, pin, sizeof(pin))) < 0 ||
+	    (r = ukey_pin_validate(pin, plan.token.min_pin_len, plan.token.max_pin_len)) < 0) {
+		OPENSSL_cleanse(pin, sizeof(pin));
+		return cli_fail_default(c, r);
+	}
+	r = ukey_renew_run(&ctx, pin, &out);
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (r == -UKEY_E_PIN_INCORRECT || r == -UKEY_E_PIN_LOCKED)
+		return cli_fail_pin(c, r, &plan.token, &out.pin);
+	if (r == -UKEY_E_RENEW_PENDING) {
+		char when[32];
+		struct tm tm;
+
+		localtime_r(&out.retry_at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+		return cli_fail(c, r, "R-R6", NULL,
+				_("The CA holds the order%s%s (payment, or documents and approval): run 'ukey renew "
+				  "--resume' after %s."),
+				out.order[0] ? " " : "", cli_safe(out.order), when);
+	}
+	if (r == -UKEY_E_CA_REFUSED && out.warning[0])
+		return cli_fail(c, r, NULL, NULL, _("The CA refused the renewal: %s."), cli_safe(out.warning));
+	if (r < 0)
+		return cli_fail(c, r, NULL, NULL,
+				_("%s. The old certificate is still on the key; 'ukey renew --resume' "
+				  "carries on from here."),
+				_(ukey_strerror(r)));
+	if (c->json) {
+		cJSON *o = plan_json(&plan);
+
+		cJSON_AddStringToObject(o, "result", "renewed");
+		cJSON_AddStringToObject(o, "new_not_after", out.new_not_after);
+		if (out.warning[0])
+			cJSON_AddStringToObject(o, "warning", out.warning);
+		else
+			cJSON_AddNullToObject(o, "warning");
+		cli_print_json(o);
+	} else {
+		if (out.warning[0])
+			printf(_("Warning: %s\n"), cli_safe(out.warning));
+		printf(_("Renewed: the new certificate is on the key and ends on %s.\n"), out.new_not_after);
+	}
+	return 0;
+}
+
+static int renew_abort(struct cli *c)
+{
+	struct ukey_renew_ctx ctx;
+	struct ukey_renew_plan plan;
+	struct ukey_pin_state st = { 0 };
+	char pin[UKEY_PIN_BUF];
+	int r;
+
+	if ((r = setup(c, &ctx, false)) < 0)
+		return r;
+	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
+		return fail_plan(c, r);
+	if (!plan.in_progress)
+		return cli_fail(c, -UKEY_E_USAGE, NULL, NULL, _("No renewal of this key is under way."));
+	if ((r = ukey_pin_read(_("PIN: "), pin, sizeof(pin))) < 0) {
+		OPENSSL_cleanse(pin, sizeof(pin));
+		return cli_fail_default(c, r);
+	}
+	r = ukey_renew_abort(&ctx, pin, &st);
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (r == -EBUSY)
+		return cli_fail(c, -UKEY_E_USAGE, NULL, NULL,
+				_("The new certificate is already on the key: finish with 'ukey renew --resume'."));
+	if (r == -UKEY_E_PIN_INCORRECT || r == -UKEY_E_PIN_LOCKED)
+		return cli_fail_pin(c, r, &plan.token, &st);
+	if (r < 0)
+		return cli_fail_default(c, r);
+	printf(_("Renewal abandoned: the new key pair is removed, the old certificate stays.\n"));
+	return 0;
+}
+
+int cmd_renew(struct cli *c, int argc, char **argv)
+{
+	if (argc > 1)
+		return cli_fail(c, -UKEY_E_USAGE, NULL, NULL, _("'%s' takes no arguments: see 'ukey --help'."),
+				argv[0]);
+	switch (c->renew_mode) {
+	case CLI_RENEW_CHECK:
+		return renew_check(c);
+	case CLI_RENEW_ABORT:
+		return renew_abort(c);
+	default:
+		return renew_run(c);
+	}
+}
+
+int cmd_orders(struct cli *c, int argc, char **argv)
+{
+	struct ukey_store *store = NULL;
+	struct ukey_renewal *list = NULL;
+	cJSON *doc = NULL, *arr = NULL;
+	int n, r;
+
+	if (argc > 1)
+		return cli_fail(c, -UKEY_E_USAGE, NULL, NULL, _("'%s' takes no arguments: see 'ukey --help'."),
+				argv[0]);
+	if ((r = cli_store(c, &store)) < 0)
+		return cli_fail_default(c, r);
+	if ((n = ukey_store_renewal_list(store, &list)) < 0)
+		return cli_fail_default(c, n);
+	if (c->json) {
+		doc = cJSON_CreateObject();
+		arr = cJSON_AddArrayToObject(doc, "renewals");
+	} else if (n == 0) {
+		printf("%s\n", _("No renewal is under way and no order waits at the CA."));
+	}
+	for (int i = 0; i < n; i++) {
+		char when[32] = "";
+		time_t t = (time_t)list[i].retry_at;
+
+		if (list[i].retry_at) {
+			struct tm tm;
+
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		}
+		if (c->json) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "token_serial", list[i].serial);
+			cJSON_AddStringToObject(o, "state", list[i].state);
+			if (list[i].order[0])
+				cJSON_AddStringToObject(o, "order", list[i].order);
+			else
+				cJSON_AddNullToObject(o, "order");
+			if (when[0])
+				cJSON_AddStringToObject(o, "retry_after", when);
+			else
+				cJSON_AddNullToObject(o, "retry_after");
+			cJSON_AddItemToArray(arr, o);
+		} else {
+			printf(_("key %s: %s%s%s%s%s\n"), list[i].serial, list[i].state,
+			       list[i].order[0] ? _(", order ") : "", cli_safe(list[i].order),
+			       when[0] ? _(", try again after ") : "", when);
+		}
+		ukey_renewal_clear(&list[i]);
+	}
+	free(list);
+	if (doc)
+		cli_print_json(doc);
+	return 0;
+}
