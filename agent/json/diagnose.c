@@ -8,15 +8,6 @@
 #include "diagnose.h"
 #include "objects.h"
 
-static cJSON *both(const struct ukey_text *t)
-{
-	cJSON *o = cJSON_CreateObject();
-
-	cJSON_AddStringToObject(o, "en", t->en);
-	cJSON_AddStringToObject(o, "zh_CN", t->zh);
-	return o;
-}
-
 cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now)
 {
 	cJSON *doc = cJSON_CreateObject(), *v, *w, *checks, *tok;
@@ -48,7 +39,10 @@ cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now)
 	cJSON_AddBoolToObject(w, "in_warranty", dg->in_warranty);
 	cJSON_AddBoolToObject(w, "replacement", dg->replacement);
 	cJSON_AddNumberToObject(w, "fee_cny", dg->fee_cny);
-	cJSON_AddStringToObject(w, "rule", dg->media_fault && dg->in_warranty ? "R-D5" : "R-D6");
+	cJSON_AddStringToObject(w, "rule",
+				dg->verdict == UKEY_VERDICT_LOCKED   ? "R-P3"
+				: dg->media_fault && dg->in_warranty ? "R-D5"
+								     : "R-D6");
 
 	if (dg->have_token) {
 		tok = cJSON_AddObjectToObject(doc, "token");
@@ -79,7 +73,6 @@ cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now)
 			cJSON_AddNullToObject(o, "fix");
 		cJSON_AddItemToArray(checks, o);
 	}
-	cJSON_AddItemToObject(doc, "verdict_text", both(ukey_verdict_text(dg->verdict)));
 	return doc;
 }
 
@@ -163,6 +156,20 @@ static void row(struct buf *b, const char *label_en, const char *label_zh, const
 	puts_raw(b, "</td></tr>\n");
 }
 
+/* The light in both languages, as the technician recorded it. */
+static const char *led_words(const char *id)
+{
+	if (!id)
+		return NULL;
+	if (strcmp(id, "off") == 0)
+		return "不亮 off";
+	if (strcmp(id, "blinking") == 0)
+		return "不停闪烁 blinking";
+	if (strcmp(id, "steady") == 0)
+		return "常亮 steady";
+	return "未说明 not given";
+}
+
 char *ukey_report_html(const cJSON *doc)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "verdict");
@@ -177,33 +184,33 @@ char *ukey_report_html(const cJSON *doc)
 	puts_raw(&b, "<!DOCTYPE html>\n<html lang=zh-CN><head><meta charset=utf-8>\n"
 		     "<meta name=viewport content=\"width=device-width\">\n<title>USBKey 检测报告 Diagnosis report ");
 	puts_esc(&b, code);
-	puts_raw(
-		&b,
-		"</title>\n<style>\n"
-		"@page { size: A4; margin: 12mm }\n"
-		"body { font: 10.5pt/1.4 \"Noto Sans CJK SC\", \"Noto Sans\", sans-serif; color: #111; max-width: 190mm;"
-		" margin: 0 auto; padding: 8px }\n"
-		"h1 { font-size: 16pt; margin: 0 0 4px } h2 { font-size: 12pt; margin: 14px 0 4px;"
-		" border-bottom: 1px solid #999 }\n"
-		".en { color: #555; font-weight: normal; font-size: 0.9em }\n"
-		"table { border-collapse: collapse; width: 100% } th, td { text-align: left; vertical-align: top;"
-		" padding: 2px 6px; border-bottom: 1px solid #ddd }\n"
-		"th { width: 32%; font-weight: 600 }\n"
-		".verdict { border: 2px solid #333; padding: 8px 10px; margin: 8px 0 }\n"
-		".verdict .code { font-size: 18pt; font-weight: 700 }\n"
-		".pass { color: #1a7f37 } .warn { color: #9a6700 } .fail { color: #cf222e; font-weight: 700 }"
-		" .skipped { color: #666 }\n"
-		".checks td:nth-child(2) { white-space: nowrap }\n"
-		".sign { margin-top: 18px; display: flex; gap: 40px } .sign div { flex: 1; border-top: 1px solid"
-		" #333; padding-top: 2px }\n"
-		"@media print { body { padding: 0 } }\n"
-		"</style></head><body>\n<h1>USBKey 检测报告 <span class=en>Key diagnosis report</span></h1>\n");
+	puts_raw(&b, "</title>\n<style>\n"
+		     "@page { size: A4; margin: 12mm }\n"
+		     "body { font: 9pt/1.3 \"Noto Sans CJK SC\", \"Noto Sans\", sans-serif; color: #111;"
+		     " max-width: 190mm; margin: 0 auto; padding: 8px }\n"
+		     "h1 { font-size: 15pt; margin: 0 0 4px } h2 { font-size: 11pt; margin: 10px 0 3px;"
+		     " border-bottom: 1px solid #999; break-after: avoid }\n"
+		     "p { margin: 3px 0 } ul { margin: 2px 0; padding-left: 18px } .checks, ul { font-size: 9pt }\n"
+		     ".en { color: #555; font-weight: normal; font-size: 0.9em }\n"
+		     "table { border-collapse: collapse; width: 100% } th, td { text-align: left; vertical-align: top;"
+		     " padding: 1px 6px; border-bottom: 1px solid #ddd } tr { break-inside: avoid }\n"
+		     "th { width: 40%; font-weight: 600 }\n"
+		     ".checks th { width: auto } .checks td:first-child { width: 36% }"
+		     " .checks td:nth-child(2), .checks th:nth-child(2) { width: 1%; white-space: nowrap }\n"
+		     ".verdict { border: 2px solid #333; padding: 6px 10px; margin: 8px 0; break-inside: avoid }\n"
+		     ".verdict .code { font-size: 16pt; font-weight: 700 }\n"
+		     ".pass { color: #1a7f37 } .warn { color: #9a6700 } .fail { color: #cf222e; font-weight: 700 }"
+		     " .skipped { color: #666 }\n"
+		     ".sign { margin-top: 10mm; display: flex; gap: 40px; break-inside: avoid } .sign div { flex: 1;"
+		     " border-top: 1px solid #333; padding-top: 2px }\n"
+		     "@media print { body { padding: 0 } }\n"
+		     "</style></head><body>\n<h1>USBKey 检测报告 <span class=en>Key diagnosis report</span></h1>\n");
 	puts_raw(&b, "<table>\n");
 	row(&b, "Time (UTC)", "时间（UTC）", str(doc, "time"));
 	row(&b, "Key", "USBKey", tok && cJSON_IsObject(tok) ? str(tok, "label") : NULL);
 	row(&b, "Serial", "序列号", tok && cJSON_IsObject(tok) ? str(tok, "serial") : NULL);
 	row(&b, "Model", "型号", str(doc, "model"));
-	row(&b, "Indicator light (as stated)", "指示灯（据陈述）", str(doc, "led"));
+	row(&b, "Indicator light (as stated)", "指示灯（据陈述）", led_words(str(doc, "led")));
 	puts_raw(&b, "</table>\n<div class=verdict><div class=code>");
 	puts_esc(&b, code);
 	puts_raw(&b, "</div><div>");
@@ -217,13 +224,20 @@ char *ukey_report_html(const cJSON *doc)
 		puts_raw(&b, "</div>");
 	}
 	puts_raw(&b, "</div>\n<h2>保修与费用 <span class=en>Warranty and fee (R-D4–R-D7)</span></h2>\n<table>\n");
-	row(&b, "First issued", "首次签发日期", str(w, "first_issued"));
-	row(&b, "Source of that date", "日期来源", str(w, "source"));
+	if (str(w, "first_issued")) {
+		char first[96];
+
+		snprintf(first, sizeof(first), "%s（%s）", str(w, "first_issued"),
+			 str(w, "source") && strcmp(str(w, "source"), "token") == 0
+				 ? "USBKey 中记录 recorded on the key"
+				 : "据材料 as given");
+		row(&b, "First issued", "首次签发日期", first);
+	} else {
+		row(&b, "First issued", "首次签发日期", NULL);
+	}
 	row(&b, "Warranty ends (first day out)", "保修截止（首个保修外日期）", str(w, "until"));
 	row(&b, "In warranty", "在保修期内",
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "in_warranty")) ? "是 yes" : "否 no");
-	row(&b, "Media fault (R-D1–R-D3)", "介质质量问题",
-	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "media_fault")) ? "是 yes" : "否 no");
 	snprintf(fee, sizeof(fee), "%d CNY (%s)",
 		 (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "fee_cny")), str(w, "rule"));
 	row(&b, "Media fee if replaced", "更换介质费", fee);
@@ -267,8 +281,6 @@ char *ukey_report_html(const cJSON *doc)
 		const char *status = str(c, "status");
 
 		puts_raw(&b, "<tr><td>");
-		puts_esc(&b, str(c, "layer"));
-		puts_raw(&b, ": ");
 		puts_esc(&b, str(c, "title"));
 		puts_raw(&b, "</td><td class=\"");
 		puts_esc(&b, status);

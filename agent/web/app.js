@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The agent's own page: the inserted USBKeys, their certificates (days left,
 // renewal window per R-R2) and PIN state (R-P1..R-P3), a PIN check and a PIN
-// change per key, kept live by the agent's notifications.
+// change per key, kept live by the agent's notifications; the last device
+// event (device.changed); the technician's diagnosis (R-D1…R-D7) with its
+// printable report.
 //
 // PINs: each PIN is read from its input in the submit handler, the input is
 // cleared at once, the PIN is handed to one SDK call and the handler's
@@ -48,6 +50,9 @@ const state = {
 	tokens: [],
 	tokensError: null,
 	certs: new Map(), // serial → {list} | {error}
+	device: null, // the last device.changed params
+	diag: null, // the last diagnose result
+	diagBusy: false,
 };
 
 const agent = new Agent({ wait: true });
@@ -192,6 +197,7 @@ function renderConnection() {
 	document.body.classList.toggle("offline", state.conn !== "open");
 	for (const card of document.querySelectorAll(".token"))
 		updateFormDisabled(card);
+	updateDiagDisabled();
 	clearTimeout(connTimer);
 	// Count the seconds down until the next try.
 	if (state.conn !== "open" && state.retryAt > Date.now())
@@ -230,6 +236,15 @@ agent.on("reconnecting", ({ attempt, delay }) => {
 /* Keys come and go, or lock: list them again, without a page reload. */
 for (const ev of ["token.inserted", "token.removed", "pin.locked"])
 	agent.on(ev, () => scheduleRefresh());
+
+/* A key, reader or card came or went, a card is mute, pcscd stopped or came back: one status line.
+   The token list is left to token.inserted / token.removed, which follow a key's device event. */
+agent.on("device.changed", (ev) => {
+	if (!ev || typeof ev !== "object" || typeof ev.event !== "string")
+		return;
+	state.device = ev;
+	renderDeviceStatus();
+});
 
 /* ------------------------------------------------------------------ data */
 
@@ -275,6 +290,7 @@ async function refresh() {
 	state.tokensError = null;
 	state.loaded = true;
 	renderTokens();
+	renderDiagTokens();
 	// A key just plugged in may not be readable yet, or may still be written: read it again
 	// a few times, backing off, when its certificates failed or fewer came than it reports.
 	const incomplete = tokens.some((tk) => {
@@ -590,16 +606,339 @@ async function onChange(ev, card, form) {
 	}
 }
 
+/* ------------------------------------------------------------------ device events */
+
+const DEVICE_KINDS = {
+	"key-inserted": "ok", "card-inserted": "ok", "reader-added": "ok", "pcscd-up": "ok",
+	"key-removed": "info", "card-removed": "info", "reader-removed": "info",
+	"card-mute": "warn", "pcscd-down": "warn",
+};
+
+/* What the user knows the device as: "Feitian ePass2003", else the USB product, else the reader. */
+function deviceName(ev, readerFirst = false) {
+	const m = ev.model && typeof ev.model === "object" ? ev.model : null;
+	const model = m && (m.vendor || m.name) ? [m.vendor, m.name].filter(Boolean).join(" ") : null;
+	const product = ev.usb && typeof ev.usb === "object" && ev.usb.product ? String(ev.usb.product) : null;
+	const reader = typeof ev.reader === "string" && ev.reader ? ev.reader : null;
+	const order = readerFirst ? [reader, model, product] : [model, product, reader];
+	return order.find(Boolean) || t("dev.unknown");
+}
+
+function timeOf(iso) {
+	const d = new Date(Date.parse(iso));
+	if (!Number.isFinite(d.getTime()))
+		return "";
+	return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+}
+
+function renderDeviceStatus() {
+	const el = $("#device-status");
+	const ev = state.device;
+	el.hidden = !ev;
+	if (!ev) {
+		el.replaceChildren();
+		return;
+	}
+	const known = Object.hasOwn(DEVICE_KINDS, ev.event);
+	const name = deviceName(ev, ev.event === "reader-added" || ev.event === "reader-removed");
+	const text = known ? t(`dev.${ev.event}`, { name }) : t("dev.other", { event: ev.event, name });
+	const kind = known ? DEVICE_KINDS[ev.event] : "info";
+	el.className = `device-status device-${kind}`;
+	el.dataset.event = ev.event;
+	el.dataset.kind = kind;
+	const when = timeOf(ev.time);
+	el.replaceChildren(
+		when ? h("time", { class: "device-time", datetime: ev.time }, when) : null,
+		h("span", { class: "device-text", "data-testid": "device-text" }, text),
+	);
+}
+
+/* ------------------------------------------------------------------ diagnosis */
+
+const VERDICT_KINDS = {
+	HEALTHY: "ok", "R-D1": "bad", "R-D2": "bad", "R-D3": "bad",
+	ENVIRONMENT: "warn", LOCKED: "warn", EXPIRED: "warn", REVOKED: "bad",
+};
+const CHECK_STATUSES = ["fail", "warn", "pass", "skipped"];
+
+/* The key selection: shown only when several keys are inserted (with one, the agent takes it). */
+function renderDiagTokens() {
+	const sel = $("#diag-token");
+	const prev = sel.value;
+	const several = state.tokens.length > 1;
+	sel.closest(".diag-token").hidden = !several;
+	sel.replaceChildren(...state.tokens.map((tk) =>
+		h("option", { value: tk.serial }, tk.label && tk.label !== tk.serial ? `${tk.label} (${tk.serial})` : tk.serial)));
+	if (state.tokens.some((tk) => tk.serial === prev))
+		sel.value = prev;
+	sel.disabled = !several;
+}
+
+function updateDiagDisabled() {
+	const form = $("#diag-form");
+	const off = state.diagBusy || state.conn !== "open";
+	for (const el of form.querySelectorAll("input, button, select"))
+		el.disabled = off || (el.id === "diag-token" && state.tokens.length < 2);
+	const msg = $('[data-testid="diag-message"]', form);
+	if (state.conn !== "open" && !state.diagBusy && (state.everOpened || state.attempt > 0))
+		showMsg(msg, { key: "diag.offline", kind: "warn" });
+	else if (msg._msg && msg._msg.key === "diag.offline")
+		showMsg(msg, null);
+}
+
+async function onDiagnose(ev) {
+	ev.preventDefault();
+	if (state.diagBusy)
+		return;
+	const form = ev.currentTarget;
+	const msg = $('[data-testid="diag-message"]', form);
+	const date = $("#diag-first-issued");
+	if (date.validity.badInput || (date.value && !/^\d{4}-\d{2}-\d{2}$/.test(date.value))) {
+		showMsg(msg, { key: "diag.bad-date", kind: "warn" });
+		date.focus();
+		return;
+	}
+	const led = (form.querySelector('input[name="led"]:checked') || {}).value || undefined;
+	const sel = $("#diag-token");
+	const token = !sel.closest(".diag-token").hidden && sel.value ? sel.value : undefined;
+	setDiagBusy(true);
+	showMsg(msg, null);
+	try {
+		state.diag = await agent.diagnose({ led, firstIssued: date.value || undefined, token });
+		renderDiagnosis();
+		// The result's heading takes the focus (a screen reader reads from there), and comes into view.
+		const head = $("#diag-result h3");
+		head.focus({ preventScroll: true });
+		$("#diag-result").scrollIntoView({ block: "start" });
+	} catch (e) {
+		showMsg(msg, errorMsg(e));
+	} finally {
+		setDiagBusy(false);
+	}
+}
+
+function setDiagBusy(busy) {
+	state.diagBusy = busy;
+	const sec = $("#diagnose");
+	sec.setAttribute("aria-busy", busy ? "true" : "false");
+	$('[data-testid="diag-progress"]').hidden = !busy;
+	// The old result goes while a new one is made: it would answer another question.
+	if (busy) {
+		state.diag = null;
+		renderDiagnosis();
+	}
+	updateDiagDisabled();
+}
+
+/* A text from the agent that exists in English only (check titles, evidence, the note): marked as English. */
+function enText(tag, attrs, text) {
+	return h(tag, { ...attrs, lang: getLang() === "en" ? undefined : "en" }, text);
+}
+
+function fact(label, value, attrs = {}) {
+	return [h("dt", {}, label), h("dd", attrs, value)];
+}
+
+function renderDiagnosis() {
+	const box = $("#diag-result");
+	const d = state.diag;
+	box.hidden = !d;
+	if (!d) {
+		box.replaceChildren();
+		return;
+	}
+	const zh = getLang() === "zh_CN";
+	const v = d.verdict || {};
+	const w = d.warranty || {};
+	const code = String(v.code || "?");
+	const kind = VERDICT_KINDS[code] || "warn";
+	const ruleText = (zh ? v.rule_text_zh_CN : v.rule_text) || v.rule_text || "";
+
+	/* the verdict, big */
+	const verdict = h("div", { class: `verdict verdict-${kind}`, "data-testid": "diag-verdict", "data-code": code },
+		h("div", { class: "verdict-head" },
+			h("span", { class: "verdict-code", "data-testid": "diag-code" }, code),
+			v.media_fault ? h("span", { class: "badge bad" }, t("diag.media-fault")) : null),
+		h("p", { class: "verdict-text", "data-testid": "diag-rule-text" }, ruleText),
+		v.note ? h("p", { class: "verdict-note", "data-testid": "diag-note" },
+			h("strong", {}, `${t("diag.note")}: `), enText("span", {}, v.note)) : null,
+	);
+
+	/* what was diagnosed */
+	const tk = d.token && typeof d.token === "object" ? d.token : null;
+	const about = h("dl", { class: "facts inline diag-about" },
+		...fact(t("diag.key"), tk ? (tk.label && tk.label !== tk.serial ? `${tk.label} (${tk.serial})` : tk.serial) : t("diag.nokey")),
+		...fact(t("diag.model"), d.model || "—"),
+		...fact(t("diag.led.stated"), t(`diag.led.${["off", "blinking", "steady"].includes(d.led) ? d.led : "unknown"}`)),
+		...fact(t("diag.time"), d.time ? `${isoDate(d.time)} ${timeOf(d.time)}` : "—"),
+	);
+
+	/* warranty and fee (R-D4…R-D6) */
+	const source = w.source && messages.en[`diag.source.${w.source}`] ? t(`diag.source.${w.source}`) : w.source;
+	const inWarranty = !w.known ? t("diag.unknown") : w.in_warranty ? t("diag.yes") : t("diag.no");
+	const warranty = h("section", { class: "diag-block diag-warranty", "data-testid": "diag-warranty" },
+		h("h4", {}, t("diag.warranty")),
+		h("dl", { class: "facts" },
+			...fact(t("diag.first-issued"), !w.first_issued ? "—" : source ? t("diag.first-issued.value", { date: w.first_issued, source }) : w.first_issued),
+			...fact(t("diag.until"), w.until || "—"),
+			...fact(t("diag.in-warranty"), inWarranty, { "data-testid": "diag-in-warranty", class: w.known ? "" : "muted-text" }),
+			...fact(t("diag.fee"), t("diag.fee.value", { fee: w.fee_cny ?? "?", rule: w.rule || "?" }),
+				{ "data-testid": "diag-fee", "data-fee": w.fee_cny ?? "", "data-rule": w.rule || "", class: "strong" }),
+		));
+
+	/* the next service (a guide entry) */
+	const svc = d.service && typeof d.service === "object" ? d.service : null;
+	const name = svc && svc.name ? (zh ? svc.name.zh_CN : svc.name.en) || svc.name.en : "";
+	const next = h("section", { class: "diag-block diag-next", "data-testid": "diag-next", "data-rule": svc ? svc.rule : "" },
+		h("h4", {}, t("diag.next")),
+		svc ? h("p", {}, h("span", { class: "rule" }, svc.rule), " ", name) : h("p", {}, t("diag.next.none")),
+		svc && svc.old_key ? h("p", { class: "hint" }, (zh ? svc.old_key.zh_CN : svc.old_key.en) || "") : null,
+	);
+
+	/* the checks */
+	const checks = Array.isArray(d.checks) ? d.checks : [];
+	const count = Object.fromEntries(CHECK_STATUSES.map((st) => [st, checks.filter((c) => c.status === st).length]));
+	const table = h("table", { class: "checks", "data-testid": "diag-checks" },
+		h("thead", {}, h("tr", {},
+			h("th", { scope: "col" }, t("diag.col.check")),
+			h("th", { scope: "col" }, t("diag.col.status")),
+			h("th", { scope: "col" }, t("diag.col.evidence")),
+			h("th", { scope: "col" }, t("diag.col.fix")))),
+		h("tbody", {}, ...checks.map((c) => {
+			const st = CHECK_STATUSES.includes(c.status) ? c.status : "skipped";
+			const layer = messages.en[`diag.layer.${c.layer}`] ? t(`diag.layer.${c.layer}`) : c.layer;
+			return h("tr", { class: `check check-${st}`, "data-testid": "diag-check", "data-id": c.id, "data-status": st },
+				h("td", {}, h("span", { class: "layer" }, layer), enText("span", { class: "title" }, c.title || c.id)),
+				h("td", {}, h("span", { class: `status status-${st}` }, t(`diag.status.${st}`))),
+				h("td", {}, enText("span", { class: "evidence" }, c.evidence || "")),
+				c.fix ? h("td", {}, enText("span", { class: "fix" }, c.fix)) : h("td", { class: "none" }, "—"));
+		})));
+
+	const report = typeof d.report_html === "string" && d.report_html
+		? h("button", { type: "button", class: "secondary", "data-testid": "diag-report" }, t("diag.report"))
+		: null;
+	if (report)
+		report.addEventListener("click", () => openReport(d.report_html));
+
+	box.replaceChildren(
+		h("div", { class: "diag-result-head" }, h("h3", { tabindex: -1 }, t("diag.result")), report),
+		verdict,
+		about,
+		h("div", { class: "diag-columns" }, warranty, next),
+		h("section", { class: "diag-block diag-checks-block" },
+			h("h4", {}, t("diag.checks"), h("span", { class: "checks-summary", "data-testid": "diag-checks-summary" },
+				CHECK_STATUSES.filter((st) => count[st]).map((st) => `${t(`diag.status.${st}`)} ${count[st]}`).join(" · "))),
+			h("div", { class: "table-wrap" }, table)),
+	);
+}
+
+/* ------------------------------------------------------------------ printable report
+ *
+ * report_html is a whole page made by the agent (ukey_report_html in agent/json/diagnose.c). It
+ * escapes what comes from the key, but this page still treats the markup as untrusted, so it is
+ * shown only in an <iframe srcdoc> with sandbox="allow-same-origin allow-modals":
+ *   - no "allow-scripts": nothing in the report can run, whatever it holds; no "allow-forms",
+ *     "allow-popups" or "allow-top-navigation" either;
+ *   - "allow-same-origin": with scripts off this gives the frame nothing of its own; it lets THIS
+ *     page reach into the frame to give it its style sheet and to call print() (a frame with an
+ *     opaque origin refuses both). allow-same-origin is only dangerous with allow-scripts, which
+ *     would let the frame lift its own sandbox;
+ *   - "allow-modals": Chromium ignores print() in a sandboxed frame without it.
+ * Not a blob: URL in a new tab: that document would not be sandboxed.
+ *
+ * A srcdoc (or blob:) document inherits this page's Content-Security-Policy (style-src 'self'),
+ * which blocks the report's inline <style> and logs an error. So the report is parsed here into a
+ * <template> (inert: no script runs, nothing loads, no style applies, no policy check fires; a
+ * DOMParser document would check its <style> against this page's policy and log an error), its
+ * <style> elements are taken out, and their text is given to the frame as a constructed style
+ * sheet (CSSOM, which the policy allows; replaceSync ignores @import, so nothing is fetched).
+ */
+
+let reportFrame = null;
+
+/* The report as {html, css}: the page without its <style> elements, and their text. */
+function splitReport(report) {
+	const tpl = document.createElement("template");
+	tpl.innerHTML = report; // <html>, <head> and <body> tags are dropped, what they hold is kept
+	let css = "";
+	for (const st of tpl.content.querySelectorAll("style")) {
+		css += `${st.textContent}\n`;
+		st.remove();
+	}
+	// Its language (the one attribute of <html> worth keeping), only if it looks like a language tag.
+	const m = /^\s*(?:<!doctype[^>]*>\s*)?<html\b[^>]*?\slang=["']?([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)["'\s>]/i.exec(report);
+	const lang = m ? ` lang="${m[1]}"` : "";
+	// The <meta> and <title> ahead of the first body content go back into the head by themselves.
+	return { html: `<!DOCTYPE html>\n<html${lang}>${tpl.innerHTML}</html>`, css };
+}
+
+function openReport(report) {
+	const dialog = $("#report-dialog");
+	const paper = $("#report-paper");
+	const { html, css } = splitReport(report);
+	const frame = h("iframe", {
+		class: "report-frame",
+		"data-testid": "report-frame",
+		sandbox: "allow-same-origin allow-modals",
+		referrerpolicy: "no-referrer",
+		title: t("report.frame"),
+	});
+	frame.addEventListener("load", () => {
+		const fd = frame.contentDocument;
+		if (!fd)
+			return;
+		try {
+			const sheet = new frame.contentWindow.CSSStyleSheet();
+			sheet.replaceSync(css);
+			fd.adoptedStyleSheets = [sheet];
+		} catch {
+			/* unstyled, still readable */
+		}
+		// As tall as the report (at least one A4 page, style.css): the dialog scrolls, not the frame.
+		frame.style.height = `${Math.ceil(fd.documentElement.scrollHeight) + 2}px`;
+		frame.dataset.ready = "true";
+	}, { once: true });
+	frame.srcdoc = html;
+	paper.replaceChildren(frame);
+	reportFrame = frame;
+	if (!dialog.open)
+		dialog.showModal();
+}
+
+function printReport() {
+	if (reportFrame && reportFrame.contentWindow && reportFrame.dataset.ready === "true")
+		reportFrame.contentWindow.print();
+}
+
+function closeReport() {
+	const dialog = $("#report-dialog");
+	if (dialog.open)
+		dialog.close();
+}
+
 /* ------------------------------------------------------------------ start */
 
 function renderAll() {
 	renderStatic();
 	renderConnection();
 	renderTokens();
+	renderDeviceStatus();
+	renderDiagTokens();
+	renderDiagnosis();
+	if (reportFrame)
+		reportFrame.title = t("report.frame");
 }
 
 setLang(initialLang());
 $('[data-testid="lang-toggle"]').addEventListener("click", switchLang);
+$("#diag-form").addEventListener("submit", onDiagnose);
+$('[data-testid="report-print"]').addEventListener("click", printReport);
+$('[data-testid="report-close"]').addEventListener("click", closeReport);
+$("#report-dialog").addEventListener("close", () => {
+	// The report's document goes with the dialog.
+	$("#report-paper").replaceChildren();
+	reportFrame = null;
+});
 renderAll();
 agent.open().catch(() => {
 	state.conn = "closed";

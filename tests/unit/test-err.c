@@ -17,7 +17,7 @@ static void every_code_complete(void **state)
 			fail_msg("code %d has no id or text", code);
 		if (code != UKEY_E_INTERNAL && strcmp(id, "internal") == 0)
 			fail_msg("code %d has no row of its own", code);
-		if (exit_code <= UKEY_EXIT_OK || exit_code > UKEY_EXIT_NO_TOKEN)
+		if (exit_code <= UKEY_EXIT_OK || exit_code > UKEY_EXIT_RENEW_PENDING)
 			fail_msg("code %d (%s) has exit code %d", code, id, exit_code);
 		/* JSON-RPC 2.0: -32000 … -32099 is the server range; -32602 is "invalid params". */
 		if ((rpc > -32000 || rpc < -32099) && rpc != -32602)
@@ -57,6 +57,10 @@ static void documented_exit_codes(void **state)
 	assert_int_equal(ukey_err_exit_code(-UKEY_E_USAGE), 2);
 	assert_int_equal(ukey_err_exit_code(-UKEY_E_INTERNAL), 1);
 	assert_int_equal(ukey_err_exit_code(-EIO), 1);
+	assert_int_equal(ukey_err_exit_code(-UKEY_E_CA_UNREACHABLE), 6);
+	assert_int_equal(ukey_err_exit_code(-UKEY_E_CA_UNTRUSTED), 6);
+	assert_int_equal(ukey_err_exit_code(-UKEY_E_RENEW_NOT_OPEN), 7);
+	assert_int_equal(ukey_err_exit_code(-UKEY_E_RENEW_PENDING), 8);
 }
 
 static void stable_ids(void **state)

@@ -613,6 +613,29 @@ export class Agent {
 	}
 
 	/**
+	 * `diagnose`: the technician's diagnosis of a key (`ukey diagnose --json`):
+	 * verdict (HEALTHY, R-D1…R-D3, ENVIRONMENT, LOCKED, EXPIRED, REVOKED) with
+	 * the rule text, warranty and fee (R-D4…R-D6), the next service, the checks,
+	 * and `report_html`, a printable page (treat it as untrusted markup: show it
+	 * only in a sandboxed frame). Uses no PIN; may take about 2 s.
+	 *
+	 * @param {object} [args]
+	 * @param {"off"|"blinking"|"steady"} [args.led] the indicator light as the user tells it (left out: unknown)
+	 * @param {string} [args.firstIssued] the first issue date, YYYY-MM-DD (left out: the date recorded on the key, if any)
+	 * @param {string} [args.token] serial or label
+	 * @param {{timeout?: number}} [options]
+	 * @returns {Promise<object>} {time, verdict, led, warranty, token, model, service, checks, report_html}
+	 */
+	diagnose({ led, firstIssued, token } = {}, options = {}) {
+		const params = {};
+		if (led)
+			params.led = String(led);
+		if (firstIssued)
+			params.first_issued = String(firstIssued);
+		return this.call("diagnose", withToken(params, token), options);
+	}
+
+	/**
 	 * Close the connection for good: no reconnect; calls in flight reject with
 	 * ConnectionError.
 	 */
