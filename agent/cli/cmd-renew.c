@@ -84,35 +84,6 @@ static int fail_plan(struct cli *c, int r)
 	return cli_fail_default(c, r);
 }
 
-static cJSON *plan_json(const struct ukey_renew_plan *p)
-{
-	cJSON *o = cJSON_CreateObject(), *cert, *ren;
-	char t[32];
-
-	cJSON_AddStringToObject(o, "token_serial", p->token.serial);
-	cJSON_AddStringToObject(o, "token_label", p->token.label);
-	cert = cJSON_AddObjectToObject(o, "certificate");
-	cJSON_AddStringToObject(cert, "subject", p->subject);
-	cJSON_AddStringToObject(cert, "subject_cn", p->subject_cn);
-	cJSON_AddStringToObject(cert, "serial", p->serial_hex);
-	cJSON_AddStringToObject(cert, "not_after", ukey_json_time(p->not_after, t));
-	cJSON_AddNumberToObject(cert, "days_left", (double)p->validity.days_left);
-	cJSON_AddNumberToObject(cert, "days_expired", (double)p->validity.days_expired);
-	cJSON_AddStringToObject(cert, "status", ukey_validity_status_id(p->validity.status));
-	ren = cJSON_AddObjectToObject(o, "renewal");
-	cJSON_AddBoolToObject(ren, "open", p->open);
-	cJSON_AddStringToObject(ren, "opens_on", p->opens_on);
-	cJSON_AddStringToObject(ren, "closes_on", p->closes_on);
-	cJSON_AddStringToObject(ren, "rule", p->rule);
-	cJSON_AddStringToObject(ren, "expected_not_after", p->expected_not_after);
-	cJSON_AddBoolToObject(ren, "in_progress", p->in_progress);
-	if (p->in_progress)
-		cJSON_AddStringToObject(ren, "journal_state", p->journal_state);
-	else
-		cJSON_AddNullToObject(ren, "journal_state");
-	return o;
-}
-
 static void not_open_text(struct cli *c, const struct ukey_renew_plan *p)
 {
 	if (p->validity.needs_documents)
@@ -138,7 +109,7 @@ static int renew_check(struct cli *c)
 	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
 		return fail_plan(c, r);
 	if (c->json) {
-		cli_print_json(plan_json(&plan));
+		cli_print_json(ukey_json_renew_plan(&plan));
 		return plan.open ? 0 : -UKEY_E_RENEW_NOT_OPEN;
 	}
 	printf(_("Certificate on \"%s\" (serial %s): %s\n"), cli_safe(plan.token.label), cli_safe(plan.token.serial),
@@ -224,7 +195,7 @@ static int renew_run(struct cli *c)
 				  "carries on from here."),
 				_(ukey_strerror(r)));
 	if (c->json) {
-		cJSON *o = plan_json(&plan);
+		cJSON *o = ukey_json_renew_plan(&plan);
 
 		cJSON_AddStringToObject(o, "result", "renewed");
 		cJSON_AddStringToObject(o, "new_not_after", out.new_not_after);

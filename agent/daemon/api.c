@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "devices.h"
 #include "diagnose.h"
+#include "renew.h"
 #include "guide.h"
 #include "objects.h"
 #include "p11.h"
@@ -34,7 +35,7 @@ struct job {
 
 struct ukey_api {
 	struct ukey_api_config cfg;
-	char *module, *state_dir;
+	char *module, *state_dir, *ca_url, *ca_trust;
 	struct ukey_p11 *p11; /* used by the worker only */
 	struct ukey_store *store; /* used by the worker only; NULL when unavailable */
 	int store_error;
@@ -545,6 +546,141 @@ static void m_diagnose(struct ukey_api *api, const cJSON *params, struct outcome
 	free(dg);
 }
 
+static void renew_ctx(struct ukey_api *api, const cJSON *params, struct ukey_renew_ctx *ctx)
+{
+	const cJSON *force = cJSON_GetObjectItemCaseSensitive(params, "force");
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->p11 = api->p11;
+	ctx->store = api->store;
+	ctx->max_tries = api->cfg.max_tries;
+	ctx->est.base_url = api->ca_url;
+	ctx->est.trust_pem = api->ca_trust;
+	ctx->now = time(NULL);
+	ctx->force = cJSON_IsTrue(force);
+}
+
+static int renew_plan(struct ukey_api *api, const cJSON *params, struct ukey_renew_ctx *ctx,
+		      struct ukey_renew_plan *plan, struct outcome *o)
+{
+	const char *token = NULL;
+	int r;
+
+	if (string_param(params, "token", &token) < 0)
+		return fail(o, -UKEY_E_USAGE, "\"token\" is a serial or a label.");
+	renew_ctx(api, params, ctx);
+	ctx->token = token;
+	ukey_p11_rescan(api->p11);
+	if ((r = ukey_renew_plan(ctx, plan)) < 0) {
+		o->rule = r == -UKEY_E_TOKEN_AMBIGUOUS ? "R-R7" : NULL;
+		return fail(o, r,
+			    r == -UKEY_E_CERT_UNREADABLE ? "The key holds no readable certificate to renew." : NULL);
+	}
+	return 0;
+}
+
+/* R-R2…R-R5 for the inserted key (R-R7): what `ukey renew --check --json` prints. */
+static void m_renew_check(struct ukey_api *api, const cJSON *params, struct outcome *o)
+{
+	struct ukey_renew_ctx ctx;
+	struct ukey_renew_plan plan;
+
+	if (renew_plan(api, params, &ctx, &plan, o) < 0)
+		return;
+	o->result = ukey_json_renew_plan(&plan);
+}
+
+struct renew_progress {
+	struct ukey_api *api;
+	uint64_t conn_id;
+	const char *serial;
+};
+
+/* renew.progress to the connection that asked: one notification per step. */
+static void on_renew_progress(void *userdata, enum ukey_renew_step step, const char *detail)
+{
+	struct renew_progress *rp = userdata;
+	cJSON *p = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(p, "serial", rp->serial);
+	cJSON_AddStringToObject(p, "step", ukey_renew_step_id(step));
+	cJSON_AddNumberToObject(p, "index", (int)step + 1);
+	cJSON_AddNumberToObject(p, "total", (int)UKEY_RENEW_STEP_DONE + 1);
+	if (detail && *detail)
+		cJSON_AddStringToObject(p, "detail", detail);
+	else
+		cJSON_AddNullToObject(p, "detail");
+	notify(rp->api, rp->conn_id, "renew.progress", p);
+}
+
+/* The whole renewal (or its resumption) on the worker; the PIN is counted like everywhere (R-P1), never kept. */
+static void m_renew_start(struct ukey_api *api, uint64_t conn_id, const cJSON *params, struct outcome *o)
+{
+	struct ukey_renew_ctx ctx;
+	struct ukey_renew_plan plan;
+	struct ukey_renew_outcome out;
+	struct renew_progress rp = { .api = api, .conn_id = conn_id };
+	struct ukey_pin_state before;
+	const char *pin = NULL;
+	int r;
+
+	if (string_param(params, "pin", &pin) < 0 || !pin) {
+		fail(o, -UKEY_E_USAGE, "\"pin\" (a string) is required.");
+		return;
+	}
+	if (!api->ca_url) {
+		fail(o, -UKEY_E_CA_UNREACHABLE, "No CA is configured for this agent (ukeyd --ca-url).");
+		return;
+	}
+	if (!api->store) {
+		o->rule = "R-P1";
+		fail(o, api->store_error, NULL);
+		return;
+	}
+	if (renew_plan(api, params, &ctx, &plan, o) < 0)
+		return;
+	ukey_pin_state(api->store, &plan.token, api->cfg.max_tries, &before);
+	o->has_pin = true;
+	o->pin = before;
+	if (before.locked) {
+		o->rule = "R-P2";
+		fail(o, -UKEY_E_PIN_LOCKED, NULL);
+		return;
+	}
+	if (!plan.in_progress && !plan.open && !ctx.force) {
+		o->rule = plan.validity.needs_documents ? "R-R5" : "R-R2";
+		fail(o, -UKEY_E_RENEW_NOT_OPEN, NULL);
+		return;
+	}
+	rp.serial = plan.token.serial;
+	ctx.progress = on_renew_progress;
+	ctx.userdata = &rp;
+	r = ukey_renew_run(&ctx, pin, &out);
+	o->pin = out.pin;
+	if (r == -UKEY_E_PIN_INCORRECT || r == -UKEY_E_PIN_LOCKED) {
+		o->rule = r == -UKEY_E_PIN_LOCKED ? "R-P2" : "R-P1";
+		fail(o, r, NULL);
+		return;
+	}
+	if (r == -UKEY_E_RENEW_PENDING) {
+		o->rule = "R-R6";
+		fail(o, r, NULL);
+		return;
+	}
+	if (r < 0) {
+		fail(o, r, out.warning[0] ? out.warning : NULL);
+		return;
+	}
+	o->has_pin = false;
+	o->result = ukey_json_renew_plan(&plan);
+	cJSON_AddStringToObject(o->result, "result", "renewed");
+	cJSON_AddStringToObject(o->result, "new_not_after", out.new_not_after);
+	if (out.warning[0])
+		cJSON_AddStringToObject(o->result, "warning", out.warning);
+	else
+		cJSON_AddNullToObject(o->result, "warning");
+}
+
 static void m_guide(const cJSON *params, struct outcome *o)
 {
 	const struct ukey_service *all, *one = NULL;
@@ -620,6 +756,10 @@ static void run_request(struct ukey_api *api, struct job *job)
 		m_guide(params, &o);
 	else if (strcmp(method, "diagnose") == 0)
 		m_diagnose(api, params, &o);
+	else if (strcmp(method, "renew.check") == 0)
+		m_renew_check(api, params, &o);
+	else if (strcmp(method, "renew.start") == 0)
+		m_renew_start(api, job->conn_id, params, &o);
 	else {
 		push_reply(api, job->conn_id,
 			   error_doc(id, -32601, "method-not-found", "No such method: see PROTOCOL.md."), true);
@@ -826,7 +966,10 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 	api->cfg = *cfg;
 	api->module = strdup(cfg->module);
 	api->state_dir = cfg->state_dir ? strdup(cfg->state_dir) : NULL;
-	if (!api->module || (cfg->state_dir && !api->state_dir)) {
+	api->ca_url = cfg->ca_url ? strdup(cfg->ca_url) : NULL;
+	api->ca_trust = cfg->ca_trust ? strdup(cfg->ca_trust) : NULL;
+	if (!api->module || (cfg->state_dir && !api->state_dir) || (cfg->ca_url && !api->ca_url) ||
+	    (cfg->ca_trust && !api->ca_trust)) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -858,6 +1001,8 @@ fail:
 	ukey_p11_free(api->p11);
 	free(api->module);
 	free(api->state_dir);
+	free(api->ca_url);
+	free(api->ca_trust);
 	free(api);
 	return r;
 }
@@ -892,6 +1037,8 @@ struct ukey_api *ukey_api_stop(struct ukey_api *api)
 	ukey_p11_free(api->p11);
 	free(api->module);
 	free(api->state_dir);
+	free(api->ca_url);
+	free(api->ca_trust);
 	free(api);
 	return NULL;
 }

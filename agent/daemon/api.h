@@ -29,6 +29,7 @@ struct ukey_api;
 struct ukey_api_config {
 	const char *module; /* PKCS#11 module path */
 	const char *state_dir; /* the store (PIN journal, origins) */
+	const char *ca_url, *ca_trust; /* the CA for renewal (copied); NULL: renew.start says it is not configured */
 	unsigned max_tries; /* R-P1 */
 	unsigned poll_ms; /* token list poll interval between requests */
 	int port; /* the port the server listens on, for agent.info */

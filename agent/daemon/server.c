@@ -585,6 +585,8 @@ int ukey_server_new(const struct ukey_server_config *cfg, struct ukey_server **r
 			    cfg->state_dir, ukey_strerror(r));
 	api_cfg = (struct ukey_api_config){ .module = cfg->module,
 					    .state_dir = cfg->state_dir,
+					    .ca_url = cfg->ca_url,
+					    .ca_trust = cfg->ca_trust,
 					    .max_tries = cfg->max_tries,
 					    .poll_ms = cfg->poll_ms,
 					    .port = srv->port,

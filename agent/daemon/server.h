@@ -21,6 +21,7 @@ struct ukey_server_config {
 	const char *web_dir; /* the page and the SDK */
 	const char *state_dir; /* the origin allowlist lives in the store there */
 	const char *module; /* PKCS#11 module for the API worker */
+	const char *ca_url, *ca_trust; /* the CA (EST base URL, trust PEM) for renewal; NULL: not configured */
 	const char *api_token; /* what local programs without an Origin must present */
 	unsigned max_tries;
 	unsigned poll_ms;

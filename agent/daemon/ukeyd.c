@@ -48,6 +48,8 @@ static void help(void)
 	       "  --port N          port (default %d; 0 picks a free one and prints it)\n"
 	       "  --module PATH     PKCS#11 module (default %s; env UKEY_MODULE)\n"
 	       "  --state-dir DIR   PIN tries and allowed origins (default $XDG_STATE_HOME/ukey)\n"
+	       "  --ca-url URL      the CA's EST base for renew.start (env UKEY_CA_URL, ukey.conf ca-url)\n"
+	       "  --ca-trust PEM    trust anchors for the CA's TLS certificate (env UKEY_CA_TRUST)\n"
 	       "  --config FILE     settings file (default $XDG_CONFIG_HOME/ukey/ukey.conf)\n"
 	       "  --runtime-dir DIR where the API token for local programs is written\n"
 	       "                    (default $XDG_RUNTIME_DIR/ukey)\n"
@@ -135,7 +137,9 @@ int main(int argc, char **argv)
 		OPT_RUNTIME_DIR,
 		OPT_WEB_DIR,
 		OPT_FG,
-		OPT_VERSION
+		OPT_VERSION,
+		OPT_CA_URL,
+		OPT_CA_TRUST
 	};
 	static const struct option options[] = {
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -145,11 +149,14 @@ int main(int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 		{ "web-dir", required_argument, NULL, OPT_WEB_DIR },
 		{ "foreground", no_argument, NULL, OPT_FG },
+		{ "ca-url", required_argument, NULL, OPT_CA_URL },
+		{ "ca-trust", required_argument, NULL, OPT_CA_TRUST },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
 	};
 	const char *flag_module = NULL, *flag_state = NULL, *flag_config = NULL, *flag_runtime = NULL, *flag_web = NULL;
+	const char *flag_ca_url = NULL, *flag_ca_trust = NULL;
 	struct ukey_config cfg = { 0 };
 	struct ukey_server_config scfg = { .port = UKEY_DEFAULT_PORT, .max_tries = UKEY_PIN_MAX_TRIES_DEFAULT };
 	struct ukey_server *srv = NULL;
@@ -191,6 +198,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_FG:
 			break;
+		case OPT_CA_URL:
+			flag_ca_url = optarg;
+			break;
+		case OPT_CA_TRUST:
+			flag_ca_trust = optarg;
+			break;
 		case 'h':
 			help();
 			return UKEY_EXIT_OK;
@@ -208,7 +221,9 @@ int main(int argc, char **argv)
 	}
 	if ((r = ukey_config_load(flag_config, &cfg)) < 0 ||
 	    (flag_module && (r = ukey_config_set(&cfg.module, flag_module)) < 0) ||
-	    (flag_state && (r = ukey_config_set(&cfg.state_dir, flag_state)) < 0))
+	    (flag_state && (r = ukey_config_set(&cfg.state_dir, flag_state)) < 0) ||
+	    (flag_ca_url && (r = ukey_config_set(&cfg.ca_url, flag_ca_url)) < 0) ||
+	    (flag_ca_trust && (r = ukey_config_set(&cfg.ca_trust, flag_ca_trust)) < 0))
 		goto out;
 	if (flag_runtime)
 		runtime_dir = strdup(flag_runtime);
@@ -235,6 +250,8 @@ int main(int argc, char **argv)
 	scfg.web_dir = web_dir;
 	scfg.state_dir = cfg.state_dir;
 	scfg.module = cfg.module;
+	scfg.ca_url = cfg.ca_url;
+	scfg.ca_trust = cfg.ca_trust;
 	scfg.api_token = token;
 	if ((env = getenv("UKEY_POLL_MS")))
 		scfg.poll_ms = (unsigned)strtoul(env, NULL, 10);

@@ -11,6 +11,7 @@
 #include "base/err.h"
 #include "objects.h"
 #include "guide.h"
+#include "renew.h"
 #include "validity.h"
 
 const char *ukey_json_time(time_t t, char buf[static 32])
@@ -231,5 +232,34 @@ cJSON *ukey_json_service(const struct ukey_service *s)
 		cJSON_AddItemToObject(o, "address", text(&ukey_guide_address));
 	else
 		cJSON_AddNullToObject(o, "address");
+	return o;
+}
+
+cJSON *ukey_json_renew_plan(const struct ukey_renew_plan *p)
+{
+	cJSON *o = cJSON_CreateObject(), *cert, *ren;
+	char t[32];
+
+	cJSON_AddStringToObject(o, "token_serial", p->token.serial);
+	cJSON_AddStringToObject(o, "token_label", p->token.label);
+	cert = cJSON_AddObjectToObject(o, "certificate");
+	cJSON_AddStringToObject(cert, "subject", p->subject);
+	cJSON_AddStringToObject(cert, "subject_cn", p->subject_cn);
+	cJSON_AddStringToObject(cert, "serial", p->serial_hex);
+	cJSON_AddStringToObject(cert, "not_after", ukey_json_time(p->not_after, t));
+	cJSON_AddNumberToObject(cert, "days_left", (double)p->validity.days_left);
+	cJSON_AddNumberToObject(cert, "days_expired", (double)p->validity.days_expired);
+	cJSON_AddStringToObject(cert, "status", ukey_validity_status_id(p->validity.status));
+	ren = cJSON_AddObjectToObject(o, "renewal");
+	cJSON_AddBoolToObject(ren, "open", p->open);
+	cJSON_AddStringToObject(ren, "opens_on", p->opens_on);
+	cJSON_AddStringToObject(ren, "closes_on", p->closes_on);
+	cJSON_AddStringToObject(ren, "rule", p->rule);
+	cJSON_AddStringToObject(ren, "expected_not_after", p->expected_not_after);
+	cJSON_AddBoolToObject(ren, "in_progress", p->in_progress);
+	if (p->in_progress)
+		cJSON_AddStringToObject(ren, "journal_state", p->journal_state);
+	else
+		cJSON_AddNullToObject(ren, "journal_state");
 	return o;
 }

@@ -64,6 +64,11 @@ cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now);
 /* ukey_report_html: the printable one-page report (both languages' labels) from that JSON; malloc'd, NULL on ENOMEM. */
 char *ukey_report_html(const cJSON *doc);
 
+/* `ukey renew --check` and renew.check: {"token_serial", "token_label", "certificate": {…}, "renewal": {"open",
+ * "opens_on", "closes_on", "rule", "expected_not_after", "in_progress", "journal_state"}}. */
+struct ukey_renew_plan;
+cJSON *ukey_json_renew_plan(const struct ukey_renew_plan *p);
+
 /* ukey_json_base64: data as a new base64 string (no line breaks), or NULL on ENOMEM. free() it. */
 char *ukey_json_base64(const uint8_t *data, size_t len);
 
