@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
@@ -294,22 +295,38 @@ out:
 	return r;
 }
 
-/* A refusal's text, for the user: the body when it is short printable text, else nothing. */
+/* A refusal's text, for the user: a short text/plain body, or the "message" of a JSON one, sanitised. */
 static void refusal_message(const struct response *resp, char *out, size_t size)
 {
-	size_t o = 0;
+	const char *text = NULL;
+	cJSON *doc = NULL;
+	size_t o = 0, len = 0;
 
 	out[0] = '\0';
-	if (!resp->body || strncasecmp(resp->content_type, "text/plain", 10) != 0)
+	if (!resp->body)
 		return;
-	for (size_t i = 0; i < resp->len && o + 1 < size; i++) {
-		unsigned char c = (unsigned char)resp->body[i];
+	if (strncasecmp(resp->content_type, "text/plain", 10) == 0) {
+		text = resp->body;
+		len = resp->len;
+	} else if (strncasecmp(resp->content_type, "application/json", 16) == 0 &&
+		   (doc = cJSON_ParseWithLength(resp->body, resp->len))) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "message");
+
+		if (cJSON_IsString(m)) {
+			text = m->valuestring;
+			len = strlen(text);
+		}
+	}
+	for (size_t i = 0; text && i < len && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
 
 		out[o++] = c == '\n' || c == '\r' || c == '\t' ? ' ' : (c < 0x20 || c == 0x7f ? '?' : (char)c);
 	}
-	while (o > 0 && out[o - 1] == ' ')
+	/* The caller ends the sentence. */
+	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '.'))
 		o--;
 	out[o] = '\0';
+	cJSON_Delete(doc);
 }
 
 static int status_error(long status)
