@@ -98,30 +98,88 @@ static void not_open_text(struct cli *c, const struct ukey_renew_plan *p)
 			p->opens_on, p->validity.days_left);
 }
 
+/* The CA's word on the plan, when it is configured and has a status API; the CA is the authority. */
+static cJSON *ca_confirmation(const struct ukey_renew_ctx *ctx, const struct ukey_renew_plan *plan,
+			      struct ukey_ca_status *cs, bool *ret_asked)
+{
+	cJSON *o = cJSON_CreateObject();
+	int r;
+
+	*ret_asked = false;
+	memset(cs, 0, sizeof(*cs));
+	if (!ctx->est.base_url) {
+		cJSON_AddBoolToObject(o, "confirmed", false);
+		cJSON_AddStringToObject(o, "why", "no CA configured");
+		return o;
+	}
+	r = ukey_ca_cert_status(&ctx->est, plan->serial_hex, cs);
+	*ret_asked = r == 0 && cs->known;
+	cJSON_AddBoolToObject(o, "confirmed",
+			      *ret_asked && cs->open == plan->open &&
+				      strcmp(cs->rule, plan->rule ? plan->rule : "") == 0);
+	if (r < 0) {
+		cJSON_AddStringToObject(o, "why", ukey_err_id(r));
+		return o;
+	}
+	if (!cs->known) {
+		cJSON_AddStringToObject(o, "why", "the CA has no status for this certificate");
+		return o;
+	}
+	cJSON_AddNullToObject(o, "why");
+	cJSON_AddBoolToObject(o, "open", cs->open);
+	cJSON_AddStringToObject(o, "rule", cs->rule);
+	cJSON_AddStringToObject(o, "opens_on", cs->opens_on);
+	if (cs->new_not_after[0])
+		cJSON_AddStringToObject(o, "new_not_after", cs->new_not_after);
+	else
+		cJSON_AddNullToObject(o, "new_not_after");
+	cJSON_AddBoolToObject(o, "revoked", cs->revoked);
+	return o;
+}
+
 static int renew_check(struct cli *c)
 {
 	struct ukey_renew_ctx ctx;
 	struct ukey_renew_plan plan;
+	struct ukey_ca_status cs;
+	bool asked, open;
+	cJSON *ca;
 	int r;
 
 	if ((r = setup(c, &ctx, false)) < 0)
 		return r;
 	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
 		return fail_plan(c, r);
+	ca = ca_confirmation(&ctx, &plan, &cs, &asked);
+	/* Computed here, confirmed by the CA when it answers; where the two differ the CA decides. */
+	open = asked ? cs.open : plan.open;
 	if (c->json) {
-		cli_print_json(ukey_json_renew_plan(&plan));
-		return plan.open ? 0 : -UKEY_E_RENEW_NOT_OPEN;
+		cJSON *o = ukey_json_renew_plan(&plan);
+
+		cJSON_AddItemToObject(o, "ca", ca);
+		cli_print_json(o);
+		return open ? 0 : -UKEY_E_RENEW_NOT_OPEN;
 	}
+	cJSON_Delete(ca);
 	printf(_("Certificate on \"%s\" (serial %s): %s\n"), cli_safe(plan.token.label), cli_safe(plan.token.serial),
 	       cli_safe(plan.subject_cn[0] ? plan.subject_cn : plan.subject));
 	if (plan.in_progress)
 		printf(_("A renewal of this key is under way (%s): 'ukey renew --resume' carries it on.\n"),
 		       plan.journal_state);
-	if (!plan.open) {
+	if (asked && (cs.open != plan.open || strcmp(cs.rule, plan.rule) != 0))
+		printf(_("The CA's clock or records differ: it says renewal is %s (%s); its word counts.\n"),
+		       cs.open ? _("open") : _("not open"), cs.rule);
+	else if (asked)
+		printf("%s\n", _("The CA confirms it."));
+	else if (ctx.est.base_url)
+		printf("%s\n", _("The CA could not confirm it: this is ukey's own reading of the rules."));
+	if (!open) {
 		not_open_text(c, &plan);
 		return -UKEY_E_RENEW_NOT_OPEN;
 	}
-	if (plan.validity.status == UKEY_VALIDITY_EXPIRED)
+	if (asked && cs.new_not_after[0] && strcmp(cs.rule, plan.rule) != 0)
+		printf(_("The CA would issue a certificate ending on %s (%s).\n"), cs.new_not_after, cs.rule);
+	else if (plan.validity.status == UKEY_VALIDITY_EXPIRED)
 		printf(_("Expired %ld days ago: renewal is open until %s (R-R2); the new certificate will run one year "
 			 "from the download, to about %s (%s).\n"),
 		       plan.validity.days_expired, plan.closes_on, plan.expected_not_after, plan.rule);

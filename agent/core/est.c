@@ -225,18 +225,16 @@ static int err_from_curl(CURLcode c, const char *url)
 	}
 }
 
-/* One EST request: GET when body is NULL, else POST of base64(body) as content_type. */
-static int request(const struct ukey_est *est, const char *op, const char *content_type, const uint8_t *body,
-		   size_t body_len, struct response *resp, long *ret_status)
+/* One request to the CA: GET when body is NULL, else POST of base64(body) as content_type. Takes url. */
+static int request_url(const struct ukey_est *est, char *url, const char *content_type, const uint8_t *body,
+		       size_t body_len, struct response *resp, long *ret_status)
 {
 	struct curl_slist *headers = NULL;
-	char *url = NULL, *b64 = NULL;
+	char *b64 = NULL;
 	CURL *curl;
 	CURLcode c;
 	int r;
 
-	if (!est->base_url || asprintf(&url, "%s/%s", est->base_url, op) < 0)
-		return est->base_url ? -ENOMEM : -UKEY_E_USAGE;
 	/* https only: the CA is reached over TLS, verified, always. */
 	if (strncasecmp(url, "https://", 8) != 0) {
 		free(url);
@@ -293,6 +291,19 @@ out:
 	free(b64);
 	free(url);
 	return r;
+}
+
+/* An EST operation under the configured base URL. */
+static int request(const struct ukey_est *est, const char *op, const char *content_type, const uint8_t *body,
+		   size_t body_len, struct response *resp, long *ret_status)
+{
+	char *url = NULL;
+
+	if (!est->base_url)
+		return -UKEY_E_USAGE;
+	if (asprintf(&url, "%s/%s", est->base_url, op) < 0)
+		return -ENOMEM;
+	return request_url(est, url, content_type, body, body_len, resp, ret_status);
 }
 
 /* A refusal's text, for the user: a short text/plain body, or the "message" of a JSON one, sanitised. */
@@ -409,5 +420,102 @@ int ukey_est_simplereenroll(const struct ukey_est *est, const uint8_t *csr, size
 out:
 	sk_X509_pop_free(certs, X509_free);
 	free(resp.body);
+	return r;
+}
+
+/* The CA's origin (scheme://host[:port]) from the EST base URL, through libcurl's URL parser. */
+static int ca_origin(const char *base_url, char **ret)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL;
+	int r = -UKEY_E_USAGE;
+
+	if (u && curl_url_set(u, CURLUPART_URL, base_url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_PORT, &port, 0);
+		r = asprintf(ret, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "") < 0 ? -ENOMEM : 0;
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return r;
+}
+
+static void copy_date(const cJSON *o, const char *key, char out[static 11])
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	out[0] = '\0';
+	/* Only a YYYY-MM-DD goes into the field: it is shown to the user. */
+	if (cJSON_IsString(v) && strlen(v->valuestring) == 10 && strspn(v->valuestring, "0123456789-") == 10)
+		memcpy(out, v->valuestring, 11);
+}
+
+int ukey_ca_cert_status(const struct ukey_est *est, const char *serial_hex, struct ukey_ca_status *ret)
+{
+	struct ukey_ca_status st = { 0 };
+	struct response resp = { 0 };
+	char serial[80], *origin = NULL, *url = NULL;
+	const cJSON *ren, *v;
+	cJSON *doc = NULL;
+	size_t o = 0;
+	long status = 0;
+	int r;
+
+	if (!est->base_url)
+		return -UKEY_E_USAGE;
+	/* The CA's form of a serial: lower-case hex, no leading zeros. */
+	for (const char *p = serial_hex; *p && o + 1 < sizeof(serial); p++) {
+		if (!isxdigit((unsigned char)*p))
+			return -UKEY_E_USAGE;
+		if (o == 0 && *p == '0' && p[1])
+			continue;
+		serial[o++] = (char)tolower((unsigned char)*p);
+	}
+	serial[o] = '\0';
+	if ((r = ca_origin(est->base_url, &origin)) < 0)
+		return r;
+	if (asprintf(&url, "%s/api/v1/certs/%s", origin, serial) < 0) {
+		free(origin);
+		return -ENOMEM;
+	}
+	free(origin);
+	if ((r = request_url(est, url, NULL, NULL, 0, &resp, &status)) < 0)
+		goto out;
+	if (status == 404) {
+		/* A CA without this API (plain EST), or one that never issued the certificate: nothing to confirm. */
+		r = 0;
+		goto out;
+	}
+	if (status != 200 || strncasecmp(resp.content_type, "application/json", 16) != 0 ||
+	    !(doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.len))) {
+		r = status == 200 ? -UKEY_E_CA_BAD_RESPONSE : status_error(status);
+		goto out;
+	}
+	ren = cJSON_GetObjectItemCaseSensitive(doc, "renewal");
+	if (!cJSON_IsObject(ren)) {
+		r = -UKEY_E_CA_BAD_RESPONSE;
+		goto out;
+	}
+	st.known = true;
+	st.open = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ren, "open"));
+	copy_date(ren, "opens_on", st.opens_on);
+	copy_date(ren, "closes_on", st.closes_on);
+	copy_date(ren, "new_not_after", st.new_not_after);
+	copy_date(doc, "first_issued", st.first_issued);
+	v = cJSON_GetObjectItemCaseSensitive(doc, "status");
+	st.revoked = cJSON_IsString(v) && strcmp(v->valuestring, "revoked") == 0;
+	v = cJSON_GetObjectItemCaseSensitive(ren, "rule");
+	if (cJSON_IsString(v) && strlen(v->valuestring) < sizeof(st.rule) &&
+	    strspn(v->valuestring, "R-0123456789abcdefghijklmnopqrstuvwxyz") == strlen(v->valuestring))
+		snprintf(st.rule, sizeof(st.rule), "%s", v->valuestring);
+	r = 0;
+out:
+	cJSON_Delete(doc);
+	free(resp.body);
+	if (r == 0)
+		*ret = st;
 	return r;
 }

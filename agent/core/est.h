@@ -62,4 +62,20 @@ int ukey_est_cacerts(const struct ukey_est *est, STACK_OF(X509) * *ret);
 int ukey_est_simplereenroll(const struct ukey_est *est, const uint8_t *csr, size_t csr_len,
 			    struct ukey_est_result *ret);
 
+/* What the CA says of a certificate, where it says anything beyond EST (the reference CA's /api/v1/certs). */
+struct ukey_ca_status {
+	bool known; /* false: the CA has no such API, or does not know the certificate (404) */
+	bool open; /* R-R2 by the CA's clock */
+	bool revoked;
+	char rule[16]; /* "R-R2", "R-R3", "R-R4", "R-R5", "revoked" */
+	char opens_on[11], closes_on[11], new_not_after[11], first_issued[11]; /* YYYY-MM-DD or empty */
+};
+
+/*
+ * ukey_ca_cert_status: ask the CA about the certificate with this serial
+ * (hex) for `ukey renew --check`'s confirmation. 0 with known false when
+ * the CA has nothing to say; the EST request errors otherwise.
+ */
+int ukey_ca_cert_status(const struct ukey_est *est, const char *serial_hex, struct ukey_ca_status *ret);
+
 #endif
