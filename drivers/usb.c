@@ -16,6 +16,7 @@
 
 #define UKEY_LOG_MODULE UKEY_LOG_MOD_USB
 #include "base/err.h"
+#include "base/utf8.h"
 #include "base/log.h"
 #include "usb.h"
 
@@ -111,46 +112,6 @@ static int ctx_new(libusb_context **ret)
 	return 0;
 }
 
-/* Whether s is well-formed UTF-8 (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
-static bool utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			n = 1;
-			cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2;
-			cp = c & 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n > len - i - 1)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
-
 /*
  * read_sysfs_string: one string attribute of a device, read from sysfs so
  * that no device I/O happens and no permission on the device node is
@@ -201,7 +162,7 @@ static int read_sysfs_string(const char *port_path, const char *attr, char **ret
 			return 0;
 		}
 	}
-	if (!utf8_valid((const unsigned char *)buf, len)) {
+	if (!ukey_utf8_valid(buf, len, false)) {
 		log_debug("%s of %s: not UTF-8, ignored", attr, port_path);
 		return 0;
 	}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/utf8.h"
 #include "base/log.h"
 #include "pin.h"
 
@@ -32,42 +33,6 @@ int ukey_pin_state(struct ukey_store *store, const struct ukey_token_info *t, un
 	return store && n < 0 ? n : 0;
 }
 
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF, no C0/C1 controls or DEL. */
-static bool utf8_text_valid(const unsigned char *s)
-{
-	while (*s) {
-		unsigned cp, need;
-
-		if (*s < 0x80) {
-			if (*s < 0x20 || *s == 0x7f)
-				return false;
-			s++;
-			continue;
-		}
-		if (*s >= 0xc2 && *s <= 0xdf) {
-			cp = *s & 0x1f;
-			need = 1;
-		} else if (*s >= 0xe0 && *s <= 0xef) {
-			cp = *s & 0x0f;
-			need = 2;
-		} else if (*s >= 0xf0 && *s <= 0xf4) {
-			cp = *s & 0x07;
-			need = 3;
-		} else
-			return false;
-		s++;
-		for (unsigned i = 0; i < need; i++, s++) {
-			if ((*s & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (*s & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-			return false;
-	}
-	return true;
-}
-
 int ukey_pin_validate(const char *pin, unsigned long min_len, unsigned long max_len)
 {
 	size_t len;
@@ -79,7 +44,7 @@ int ukey_pin_validate(const char *pin, unsigned long min_len, unsigned long max_
 		return -UKEY_E_PIN_INVALID;
 	if ((min_len && len < min_len) || (max_len && len > max_len))
 		return -UKEY_E_PIN_INVALID;
-	if (!utf8_text_valid((const unsigned char *)pin))
+	if (!ukey_utf8_valid(pin, len, true))
 		return -UKEY_E_PIN_INVALID;
 	return 0;
 }
