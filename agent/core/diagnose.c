@@ -429,6 +429,7 @@ static void check_certs(const struct ukey_diagnose_input *in, struct ukey_diagno
 		return;
 	}
 	if (n == 0) {
+		free(certs); /* an empty list is still an allocation */
 		check_add(dg, "certificate", "cert-present", N_("Certificate on the key"), UKEY_CHECK_FAIL,
 			  N_("The certificate is gone from the key: R-D3"), "no certificate object");
 		return;
