@@ -257,6 +257,13 @@ static int request(const struct ukey_renew_ctx *ctx, struct ukey_session *s, con
 	est.client_cert = cert;
 	progress(ctx, UKEY_RENEW_STEP_REQUEST, ctx->est.base_url);
 	if ((r = ukey_est_simplereenroll(&est, csr, csr_len, &res)) < 0) {
+		struct ukey_token_info t;
+
+		/* The old key signs in the TLS handshake: a key pulled meanwhile fails it, which curl can only call a
+		 * TLS (or connection) failure. Say what happened, not that the CA is untrusted or unreachable. */
+		if ((r == -UKEY_E_CA_UNTRUSTED || r == -UKEY_E_CA_UNREACHABLE) &&
+		    ukey_p11_token_info(ctx->p11, j->serial, &t) == -UKEY_E_TOKEN_REMOVED)
+			r = -UKEY_E_TOKEN_REMOVED;
 		if (res.message[0])
 			snprintf(out->warning, sizeof(out->warning), "%s", res.message);
 		goto out;

@@ -9,66 +9,7 @@
 # Environment (set by CMake): UKEY_BIN, UKEY_REFCA_BIN, UKEY_MKTOKEN, UKEY_SOFTHSM_MODULE, UKEY_COUNTING_MODULE.
 
 . "$(dirname "$0")/lib.sh"
-
-[[ -x ${UKEY_REFCA_BIN:-} ]] || die "UKEY_REFCA_BIN is not set or not executable (run the tests through ctest)"
-export UKEY_REFCA_BIN
-CA=$T/ca
-DAY=86400
-"$UKEY_REFCA_BIN" init "$CA" >/dev/null || die "ukey-refca init failed"
-
-# ca_start [serve options]: the CA on a free loopback port; sets CA_URL and CA_PID.
-ca_start() {
-	local i
-	: >"$T/ca.out"
-	"$UKEY_REFCA_BIN" serve "$CA" --port 0 "$@" >"$T/ca.out" 2>>"$T/ca.log" &
-	CA_PID=$!
-	BG_PIDS+=("$CA_PID")
-	for ((i = 0; i < 100; i++)); do
-		if [[ $(head -n1 "$T/ca.out") =~ ^listening\ on\ https://127\.0\.0\.1:([0-9]+)/$ ]]; then
-			CA_URL=https://127.0.0.1:${BASH_REMATCH[1]}/.well-known/est
-			return 0
-		fi
-		sleep 0.05
-	done
-	die "ukey-refca did not start: $(cat "$T/ca.log")"
-}
-
-ca_stop() {
-	kill -TERM "$CA_PID" 2>/dev/null || true
-	wait "$CA_PID" 2>/dev/null || true
-}
-
-# renew_ukey ARGS...: ukey with the CA configured.
-renew_ukey() {
-	ukey --ca-url "$CA_URL" --ca-trust "$CA/ca.pem" "$@"
-}
-
-# refca_token DAYS_LEFT [mktoken options]: a token whose certificate from the reference CA ends in DAYS_LEFT days
-# (negative: expired that many days ago) and started a year before that.
-refca_token() {
-	local left=$1
-	shift
-	local nb=$(((left - 365) * DAY)) na=$((left * DAY))
-	((nb < 0)) || nb=+$nb
-	((na < 0)) || na=+$na
-	make_token --refca "$CA" --not-before "$nb" --not-after "$na" "$@"
-}
-
-cert_json() {
-	run ukey certs --json
-	expect_rc 0
-}
-
-# The key holds exactly one certificate, readable and for its one key pair: nothing orphaned.
-assert_one_working_pair() {
-	cert_json
-	assert_json '.certificates | length' 1
-	assert_json '.certificates[0].key_match' '"match"'
-	run ukey keys --json
-	expect_rc 0
-	assert_json '[.keys[] | select(.class == "public")] | length' 1
-	cert_json # OUT holds the certificates again for the caller
-}
+. "$(dirname "$0")/lib-renew.sh"
 
 # R-R3: not expired → the new certificate ends one year after the old one; the PIN is unchanged (R-P4).
 renew_unexpired_extends_old_end() {
