@@ -246,7 +246,11 @@ static int renew_run(struct cli *c)
 				out.order[0] ? " " : "", cli_safe(out.order), when);
 	}
 	if (r == -UKEY_E_CA_REFUSED && out.warning[0])
-		return cli_fail(c, r, NULL, NULL, _("The CA refused the renewal: %s."), cli_safe(out.warning));
+		return cli_fail(
+			c, r, NULL, NULL,
+			_("The CA refused the renewal: %s. The old certificate still works; 'ukey renew --abort' drops this "
+			  "renewal."),
+			cli_safe(out.warning));
 	if (r < 0)
 		return cli_fail(c, r, NULL, NULL,
 				_("%s. The old certificate is still on the key; 'ukey renew --resume' "
