@@ -36,6 +36,7 @@ bench: build
 	@./tests/bench/run $(BUILD)
 	@if [ "$$(id -u)" = 0 ]; then ./tests/bench/devices $(BUILD); \
 	else echo "bench: device-event figures skipped: they need root (a private pcscd); run 'sudo make bench'"; fi
+	@./tests/bench/renew $(BUILD)
 
 install: build
 	cmake --install $(BUILD)
