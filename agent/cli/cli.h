@@ -10,6 +10,7 @@
 #include "config.h"
 #include "p11.h"
 #include "pin.h"
+#include "revocation.h"
 #include "store.h"
 
 struct cli {
@@ -27,6 +28,8 @@ struct cli {
 	const char *diag_report; /* `ukey diagnose --report FILE.html` */
 	enum { CLI_RENEW_RUN, CLI_RENEW_CHECK, CLI_RENEW_RESUME, CLI_RENEW_ABORT } renew_mode;
 	bool renew_force; /* `ukey renew --force`: a technician renews outside R-R2's window */
+	bool offline; /* --offline: no network for revocation (R-V), the cached CRLs only */
+	struct ukey_revocation *revocation; /* `ukey certs`: the checker, while cmd_certs runs; NULL: none */
 };
 
 /* cli_p11: the loaded module, loading it on first use. Reports a failure itself. */

@@ -222,6 +222,11 @@ int cmd_diagnose(struct cli *c, int argc, char **argv)
 		in.store = store;
 	in.models = db;
 	in.now = now;
+	/* R-V: revocation through the CA trust, CRLs cached in the state directory; --offline: the cache only. */
+	in.check_revocation = true;
+	in.offline = c->offline;
+	in.ca_trust = c->cfg.ca_trust;
+	in.state_dir = c->cfg.state_dir;
 	dg = calloc(1, sizeof(*dg));
 	if (!dg) {
 		r = cli_fail_default(c, -ENOMEM);

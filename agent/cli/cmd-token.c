@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* `ukey list` and `ukey certs`: what keys are inserted and what certificates they hold. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +112,72 @@ int cmd_list(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static void cert_text(const struct ukey_cert_info *ci, time_t now)
+/* Why the revocation status is unknown, in a few words. */
+static const char *why_words(enum ukey_revocation_why why)
+{
+	switch (why) {
+	case UKEY_REVOCATION_WHY_NO_URL:
+		return _("the certificate names no OCSP responder and no CRL");
+	case UKEY_REVOCATION_WHY_NO_ISSUER:
+		return _("the issuing CA's certificate is not in the CA trust (--ca-trust)");
+	case UKEY_REVOCATION_WHY_OFFLINE:
+		return _("offline, and no current CRL in the cache");
+	case UKEY_REVOCATION_WHY_RESPONDER_UNKNOWN:
+		return _("the OCSP responder does not know this certificate");
+	case UKEY_REVOCATION_WHY_UNREACHABLE:
+		return _("the OCSP responder and the CRL cannot be reached");
+	case UKEY_REVOCATION_WHY_STALE:
+		return _("only out-of-date revocation information");
+	default:
+		return _("the answer could not be verified");
+	}
+}
+
+static void revocation_text(const struct ukey_revocation_result *rv)
+{
+	char source[96], when[32], until[16];
+	struct tm tm;
+
+	if (rv->source == UKEY_REVOCATION_SOURCE_OCSP) {
+		snprintf(source, sizeof(source), "%s", _("OCSP"));
+	} else if (rv->cached && rv->next_update) {
+		strftime(until, sizeof(until), "%Y-%m-%d", gmtime_r(&rv->next_update, &tm));
+		snprintf(source, sizeof(source), _("cached CRL, next update %s"), until);
+	} else {
+		snprintf(source, sizeof(source), "%s", _("CRL"));
+	}
+	switch (rv->status) {
+	case UKEY_REVOCATION_GOOD:
+		printf(_("    Revocation: good (%s)\n"), source);
+		break;
+	case UKEY_REVOCATION_REVOKED:
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", gmtime_r(&rv->revoked_at, &tm));
+		/* TRANSLATORS: date, the RFC 5280 reason name (kept in English) or "reason not given", the source. */
+		printf(_("    Revocation: REVOKED on %s UTC (%s; %s): the certificate can no longer be used (R-V1)\n"),
+		       when,
+		       ukey_revocation_reason_id(rv->reason) ? ukey_revocation_reason_id(rv->reason)
+							     : _("reason not given"),
+		       source);
+		break;
+	default:
+		printf(_("    Revocation: unknown (%s)\n"), why_words(rv->why));
+		break;
+	}
+}
+
+/* The revocation of a readable certificate; without a checker (the trust unreadable) it is unknown, never good. */
+static void revocation_of(struct cli *c, const struct ukey_cert_info *ci, time_t now,
+			  struct ukey_revocation_result *ret)
+{
+	*ret = (struct ukey_revocation_result){ .status = UKEY_REVOCATION_UNKNOWN,
+						.why = UKEY_REVOCATION_WHY_NO_ISSUER,
+						.reason = UKEY_REVOCATION_REASON_NONE,
+						.checked_at = now };
+	if (c->revocation && ukey_revocation_check(c->revocation, ci->der, ci->der_len, now, ret) < 0)
+		ret->why = UKEY_REVOCATION_WHY_NOT_VERIFIABLE;
+}
+
+static void cert_text(const struct ukey_cert_info *ci, time_t now, const struct ukey_revocation_result *rv)
 {
 	struct ukey_validity v;
 	char id[2 * UKEY_P11_ID_MAX + 1], from[16], to[16];
@@ -157,6 +223,7 @@ static void cert_text(const struct ukey_cert_info *ci, time_t now)
 	       ci->key_match == UKEY_KEY_MATCH_YES  ? _("matches the key pair on the key")
 	       : ci->key_match == UKEY_KEY_MATCH_NO ? _("does NOT match the key pair on the key")
 						    : _("no public key object to compare with"));
+	revocation_text(rv);
 }
 
 /*
@@ -221,10 +288,20 @@ static int show_certs(struct cli *c, struct ukey_p11 *p11, const struct ukey_tok
 	if (!c->json && k == 0)
 		printf("%s\n", _("  No certificate on this key."));
 	for (int j = 0; j < k; j++) {
-		if (c->json)
-			cJSON_AddItemToArray(arr, ukey_json_cert(t, &certs[j], now, false));
-		else
-			cert_text(&certs[j], now);
+		struct ukey_revocation_result rv;
+		bool checked = certs[j].readable; /* an unreadable one has nothing to ask about (R-D3) */
+
+		if (checked)
+			revocation_of(c, &certs[j], now, &rv);
+		if (c->json) {
+			cJSON *o = ukey_json_cert(t, &certs[j], now, false);
+
+			cJSON_AddItemToObject(o, "revocation",
+					      checked ? ukey_json_revocation(&rv) : cJSON_CreateNull());
+			cJSON_AddItemToArray(arr, o);
+		} else {
+			cert_text(&certs[j], now, checked ? &rv : NULL);
+		}
 	}
 	ukey_cert_info_free_array(certs, (size_t)k);
 	return 0;
@@ -232,7 +309,22 @@ static int show_certs(struct cli *c, struct ukey_p11 *p11, const struct ukey_tok
 
 int cmd_certs(struct cli *c, int argc, char **argv)
 {
-	return each_token(c, argc, argv, "certificates", show_certs);
+	struct ukey_revocation_config cfg = { .trust_pem = c->cfg.ca_trust,
+					      .state_dir = c->cfg.state_dir,
+					      .offline = c->offline };
+	int r;
+
+	/* R-V: one checker for every certificate shown; the trust is read once. */
+	r = ukey_revocation_new(&cfg, &c->revocation);
+	if (r == -ENOMEM)
+		return cli_fail_default(c, r);
+	if (r < 0 && !c->json)
+		fprintf(stderr, _("ukey: warning: the CA trust \"%s\" cannot be read: revocation is not checked.\n"),
+			cli_safe(c->cfg.ca_trust ? c->cfg.ca_trust : _("(the system's)")));
+	r = each_token(c, argc, argv, "certificates", show_certs);
+	ukey_revocation_free(c->revocation);
+	c->revocation = NULL;
+	return r;
 }
 
 static int show_keys(struct cli *c, struct ukey_p11 *p11, const struct ukey_token_info *t, cJSON *arr)

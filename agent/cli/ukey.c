@@ -190,7 +190,8 @@ static void help(void)
 		 "\n"
 		 "Commands:\n"
 		 "  list              keys inserted: label, serial, model, PIN tries left, certificates\n"
-		 "  certs             certificates on the keys: subject, issuer, validity, days left, status\n"
+		 "  certs             certificates on the keys: subject, issuer, validity, days left, status,\n"
+		 "                    revocation (OCSP, else the CRL; --offline: cached CRLs only)\n"
 		 "  keys              key objects on the keys: type, id, label\n"
 		 "  pin status        PIN tries left, or locked\n"
 		 "  pin verify        check the PIN (reads it from the terminal or one line of stdin)\n"
@@ -221,6 +222,7 @@ static void help(void)
 		 "  --config FILE     settings file (default $XDG_CONFIG_HOME/ukey/ukey.conf)\n"
 		 "  --ca-url URL      the CA's EST base (env UKEY_CA_URL; ca-url in ukey.conf)\n"
 		 "  --ca-trust PEM    trust anchors for the CA's TLS certificate (env UKEY_CA_TRUST)\n"
+		 "  --offline         no network for revocation checks: cached CRLs only\n"
 		 "  --json            one JSON document on stdout\n"
 		 "  -h, --help        this text\n"
 		 "  --version         the version\n"
@@ -249,6 +251,7 @@ enum {
 	OPT_FORCE,
 	OPT_CA_URL,
 	OPT_CA_TRUST,
+	OPT_OFFLINE,
 };
 
 static int usage_error(struct cli *c, const char *what)
@@ -277,6 +280,7 @@ int main(int argc, char **argv)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "ca-url", required_argument, NULL, OPT_CA_URL },
 		{ "ca-trust", required_argument, NULL, OPT_CA_TRUST },
+		{ "offline", no_argument, NULL, OPT_OFFLINE },
 		{ 0 },
 	};
 	const char *flag_module = NULL, *flag_token = NULL, *flag_state = NULL, *flag_config = NULL;
@@ -355,6 +359,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CA_TRUST:
 			flag_ca_trust = optarg;
+			break;
+		case OPT_OFFLINE:
+			c.offline = true;
 			break;
 		default:
 			r = usage_error(&c, optopt ? _("Unknown or incomplete option") : _("Unknown option"));

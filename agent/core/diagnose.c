@@ -13,6 +13,7 @@
 #include "devices.h"
 #include "diagnose.h"
 #include "pin.h"
+#include "revocation.h"
 #include "validity.h"
 
 /* Marks check titles and fixes for the message catalogue; the front end translates them. */
@@ -408,6 +409,59 @@ static void check_token(const struct ukey_diagnose_input *in, const struct ukey_
 			  "not locked (tries not counted here)");
 }
 
+/* R-V: the certificate that speaks for the key, revoked or not. Unknown is never a pass: it is skipped, saying why. */
+static void check_revocation(const struct ukey_diagnose_input *in, const struct ukey_cert_info *cert,
+			     struct ukey_diagnosis *dg)
+{
+	struct ukey_revocation_config cfg = { .trust_pem = in->ca_trust,
+					      .state_dir = in->state_dir,
+					      .offline = in->offline };
+	struct ukey_revocation_result res;
+	struct ukey_revocation *rv = NULL;
+	char when[32];
+	struct tm tm;
+	int r;
+
+	if (!in->check_revocation) {
+		check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_SKIPPED, NULL,
+			  "not checked here: revocation status unknown (not \"good\")");
+		return;
+	}
+	if ((r = ukey_revocation_new(&cfg, &rv)) < 0) {
+		check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_SKIPPED, NULL,
+			  "the CA trust '%s' cannot be read: revocation status unknown (not \"good\")",
+			  in->ca_trust ? in->ca_trust : "(system)");
+		return;
+	}
+	r = ukey_revocation_check(rv, cert->der, cert->der_len, in->now, &res);
+	ukey_revocation_free(rv);
+	if (r < 0) {
+		check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_SKIPPED, NULL,
+			  "%s: revocation status unknown (not \"good\")", ukey_strerror(r));
+		return;
+	}
+	switch (res.status) {
+	case UKEY_REVOCATION_GOOD:
+		check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_PASS, NULL,
+			  "good (%s%s)", ukey_revocation_source_id(res.source), res.cached ? ", cached" : "");
+		break;
+	case UKEY_REVOCATION_REVOKED:
+		gmtime_r(&res.revoked_at, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_FAIL,
+			  N_("Revoked (R-V1): if the key was replaced (R-S3, R-S4), use the new key; otherwise apply "
+			     "for a new certificate (R-S1)"),
+			  "revoked at %s (reason %s; %s%s)", when,
+			  ukey_revocation_reason_id(res.reason) ? ukey_revocation_reason_id(res.reason) : "not given",
+			  ukey_revocation_source_id(res.source), res.cached ? ", cached" : "");
+		break;
+	default:
+		check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_SKIPPED, NULL,
+			  "unknown (%s): not \"good\"", ukey_revocation_why_id(res.why));
+		break;
+	}
+}
+
 static void check_certs(const struct ukey_diagnose_input *in, struct ukey_diagnosis *dg)
 {
 	struct ukey_cert_info *certs = NULL;
@@ -488,8 +542,7 @@ static void check_certs(const struct ukey_diagnose_input *in, struct ukey_diagno
 		check_add(dg, "certificate", "cert-validity", N_("Certificate within its validity (R-R1)"),
 			  v.status == UKEY_VALIDITY_EXPIRING ? UKEY_CHECK_WARN : UKEY_CHECK_PASS,
 			  N_("Fewer than 90 days left: renew online now (R-R2)"), "%ld days left", v.days_left);
-	check_add(dg, "certificate", "revocation", N_("Certificate not revoked"), UKEY_CHECK_SKIPPED, NULL,
-		  "offline: revocation status unknown (not \"good\")");
+	check_revocation(in, best, dg);
 	ukey_cert_info_free_array(certs, (size_t)n);
 }
 
@@ -527,6 +580,19 @@ static void decide(const struct ukey_device *key, struct ukey_diagnosis *dg)
 		dg->verdict = UKEY_VERDICT_LOCKED;
 	else if (cert_bad || failed(dg, "initialized"))
 		dg->verdict = UKEY_VERDICT_R_D3;
+	/*
+	 * R-V1: a revoked certificate. The order is the layers' again: what is
+	 * wrong lower down (the computer, the chip, a locked PIN, a certificate
+	 * that cannot be recognised: the key's own state, a media fault that
+	 * R-D5 may replace free) is named first, and revocation is a state of the
+	 * certificate, like expiry, on the top layer. Above EXPIRED: renewal
+	 * cannot help a revoked certificate (the CA refuses to re-enrol it and it
+	 * "can no longer be used", R-V1), so a revoked and expired certificate is
+	 * sent to a new issue (R-S1), not to R-R renewal. The check only fails
+	 * on a verified "revoked"; "unknown" never changes the verdict.
+	 */
+	else if (failed(dg, "revocation"))
+		dg->verdict = UKEY_VERDICT_REVOKED;
 	else if (failed(dg, "cert-validity"))
 		dg->verdict = UKEY_VERDICT_EXPIRED;
 	else
@@ -558,6 +624,7 @@ static void decide(const struct ukey_device *key, struct ukey_diagnosis *dg)
 	case UKEY_VERDICT_R_D3:
 	case UKEY_VERDICT_LOCKED:
 	case UKEY_VERDICT_EXPIRED:
+	case UKEY_VERDICT_REVOKED:
 		if (dg->led == UKEY_LED_OFF)
 			led_note(dg, "The light is said to be off, but the key enumerates and answers: not R-D1.");
 		else if (dg->led == UKEY_LED_BLINKING && dg->verdict == UKEY_VERDICT_HEALTHY)

@@ -64,6 +64,11 @@ struct ukey_diagnose_input {
 	enum ukey_led led;
 	const char *first_issued; /* --first-issued YYYY-MM-DD, or NULL */
 	time_t now;
+	/* Revocation (R-V): checked only when asked, as it may wait on the network (a few timeouts at most). */
+	bool check_revocation;
+	bool offline; /* no network: cached CRLs only */
+	const char *ca_trust; /* PEM of the CA certificates (issuer, OCSP signer); NULL: the system's */
+	const char *state_dir; /* where CRLs are cached; NULL: no cache */
 };
 
 struct ukey_diagnosis {

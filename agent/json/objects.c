@@ -11,6 +11,7 @@
 #include "base/err.h"
 #include "objects.h"
 #include "guide.h"
+#include "revocation.h"
 #include "renew.h"
 #include "validity.h"
 
@@ -124,6 +125,29 @@ cJSON *ukey_json_cert(const struct ukey_token_info *t, const struct ukey_cert_in
 		add_string_or_null(o, "der", b64);
 		free(b64);
 	}
+	return o;
+}
+
+static void add_time_or_null(cJSON *o, const char *name, time_t t)
+{
+	char ts[32];
+
+	add_string_or_null(o, name, t ? ukey_json_time(t, ts) : NULL);
+}
+
+cJSON *ukey_json_revocation(const struct ukey_revocation_result *rv)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "status", ukey_revocation_status_id(rv->status));
+	add_string_or_null(o, "source", ukey_revocation_source_id(rv->source));
+	cJSON_AddBoolToObject(o, "cached", rv->cached);
+	add_time_or_null(o, "revoked_at", rv->status == UKEY_REVOCATION_REVOKED ? rv->revoked_at : 0);
+	add_string_or_null(o, "reason", ukey_revocation_reason_id(rv->reason));
+	add_time_or_null(o, "checked_at", rv->checked_at);
+	add_time_or_null(o, "this_update", rv->this_update);
+	add_time_or_null(o, "next_update", rv->next_update);
+	add_string_or_null(o, "why", rv->status == UKEY_REVOCATION_UNKNOWN ? ukey_revocation_why_id(rv->why) : NULL);
 	return o;
 }
 

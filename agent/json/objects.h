@@ -26,6 +26,15 @@ cJSON *ukey_json_token(const struct ukey_token_info *t, const struct ukey_pin_st
 /* A certificate entry as evaluated at now (validity per R-R2); with_der adds base64 "der". */
 cJSON *ukey_json_cert(const struct ukey_token_info *t, const struct ukey_cert_info *ci, time_t now, bool with_der);
 
+/*
+ * A certificate's revocation (R-V): {"status": "good"|"revoked"|"unknown", "source": "ocsp"|"crl"|null,
+ * "cached", "revoked_at", "reason", "checked_at", "this_update", "next_update", "why"}; times ISO 8601 or null,
+ * reason an RFC 5280 CRLReason name or null, why (when unknown) "no-url", "no-issuer", "offline",
+ * "responder-unknown", "unreachable", "stale", "not-verifiable", else null.
+ */
+struct ukey_revocation_result;
+cJSON *ukey_json_revocation(const struct ukey_revocation_result *rv);
+
 /* A key-object entry: {"token_serial", "token_label", "label", "id", "class", "key_type"}. */
 cJSON *ukey_json_key(const struct ukey_token_info *t, const struct ukey_key_info *k);
 
