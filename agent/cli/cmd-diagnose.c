@@ -175,6 +175,9 @@ static void print_text(const struct ukey_diagnosis *dg, const char *html_path)
 		printf(_("Fee: %d CNY media fee, no service fee (R-D6).\n"), dg->fee_cny);
 	else if (dg->verdict == UKEY_VERDICT_LOCKED)
 		printf("%s\n", _("Fee: none, unlocking is free (R-P3)."));
+	else if (dg->service && (dg->verdict == UKEY_VERDICT_REVOKED || dg->verdict == UKEY_VERDICT_EXPIRED))
+		/* Not a replacement: the next service has its own fee (the guide's). */
+		printf(_("Fee: %s (%s).\n"), chinese() ? dg->service->fee.zh : dg->service->fee.en, dg->service->rule);
 	else
 		printf(_("No replacement needed; a new key on request costs the %d CNY media fee (R-D6).\n"),
 		       UKEY_MEDIA_FEE_CNY);
