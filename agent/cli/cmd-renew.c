@@ -98,6 +98,11 @@ static void not_open_text(struct cli *c, const struct ukey_renew_plan *p)
 			p->opens_on, p->validity.days_left);
 }
 
+static bool ca_agrees(const struct ukey_renew_plan *plan, const struct ukey_ca_status *cs)
+{
+	return cs->open == plan->open && (!plan->open || strcmp(cs->rule, plan->rule) == 0);
+}
+
 /* The CA's word on the plan, when it is configured and has a status API; the CA is the authority. */
 static cJSON *ca_confirmation(const struct ukey_renew_ctx *ctx, const struct ukey_renew_plan *plan,
 			      struct ukey_ca_status *cs, bool *ret_asked)
@@ -114,9 +119,9 @@ static cJSON *ca_confirmation(const struct ukey_renew_ctx *ctx, const struct uke
 	}
 	r = ukey_ca_cert_status(&ctx->est, plan->serial_hex, cs);
 	*ret_asked = r == 0 && cs->known;
-	cJSON_AddBoolToObject(o, "confirmed",
-			      *ret_asked && cs->open == plan->open &&
-				      strcmp(cs->rule, plan->rule ? plan->rule : "") == 0);
+	/* Confirmed: the same answer, and when open the same rule (closed, the CA names R-R2 where ukey names the rule
+	 * a renewal would follow). */
+	cJSON_AddBoolToObject(o, "confirmed", *ret_asked && ca_agrees(plan, cs));
 	if (r < 0) {
 		cJSON_AddStringToObject(o, "why", ukey_err_id(r));
 		return o;
@@ -166,7 +171,7 @@ static int renew_check(struct cli *c)
 	if (plan.in_progress)
 		printf(_("A renewal of this key is under way (%s): 'ukey renew --resume' carries it on.\n"),
 		       plan.journal_state);
-	if (asked && (cs.open != plan.open || strcmp(cs.rule, plan.rule) != 0))
+	if (asked && !ca_agrees(&plan, &cs))
 		printf(_("The CA's clock or records differ: it says renewal is %s (%s); its word counts.\n"),
 		       cs.open ? _("open") : _("not open"), cs.rule);
 	else if (asked)
@@ -177,7 +182,7 @@ static int renew_check(struct cli *c)
 		not_open_text(c, &plan);
 		return -UKEY_E_RENEW_NOT_OPEN;
 	}
-	if (asked && cs.new_not_after[0] && strcmp(cs.rule, plan.rule) != 0)
+	if (asked && cs.new_not_after[0] && !ca_agrees(&plan, &cs))
 		printf(_("The CA would issue a certificate ending on %s (%s).\n"), cs.new_not_after, cs.rule);
 	else if (plan.validity.status == UKEY_VALIDITY_EXPIRED)
 		printf(_("Expired %ld days ago: renewal is open until %s (R-R2); the new certificate will run one year "

@@ -130,9 +130,9 @@ int ukey_renew_plan(const struct ukey_renew_ctx *ctx, struct ukey_renew_plan *re
 	plan.not_after = ci.not_after;
 	ukey_validity_eval(ci.not_before, ci.not_after, ctx->now, &plan.validity);
 	plan.open = plan.validity.renewal_open;
-	/* R-R2: open from the moment fewer than 90 days are left to the end of the 365th day after expiry. */
+	/* R-R2: open from the moment fewer than 90 days are left until 365 days after expiry (validity.c). */
 	date_of(ci.not_after - 90 * DAY + 1, plan.opens_on);
-	date_of(ci.not_after + 366 * DAY - 1, plan.closes_on);
+	date_of(ci.not_after + 365 * DAY, plan.closes_on);
 	if (plan.validity.status != UKEY_VALIDITY_EXPIRED) {
 		plan.rule = "R-R3"; /* the old end plus one year */
 		ukey_date_plus_year(ci.not_after, plan.expected_not_after);

@@ -17,7 +17,12 @@ void ukey_validity_eval(time_t not_before, time_t not_after, time_t now, struct 
 	v.days_left = floor_days((long long)not_after - (long long)now);
 	if (now > not_after) {
 		v.status = UKEY_VALIDITY_EXPIRED;
-		v.days_expired = floor_days((long long)now - (long long)not_after);
+		/*
+		 * Days expired count started days, like the calendar: the first second after notAfter is day 1,
+		 * so "expired no more than 365 days" ends exactly 365 × 24 h after notAfter. For the CA's
+		 * certificates (valid to 23:59:59 of their last day) this is the date difference the CA counts.
+		 */
+		v.days_expired = -floor_days((long long)not_after - (long long)now);
 		/* R-R2: open while expired no more than 365 days; R-R5 beyond that. */
 		v.renewal_open = v.days_expired <= UKEY_RENEW_GRACE_DAYS;
 		v.needs_documents = !v.renewal_open;

@@ -26,7 +26,8 @@ struct ukey_validity {
 	 * notAfter, -365 up to 365 whole days after.
 	 */
 	long days_left;
-	/* Whole days since notAfter, rounded down; 0 while not expired. */
+	/* Days since notAfter, started days (the first second after it is 1, 24 h after it still 1); 0 while not
+	 * expired. For a certificate valid to 23:59:59 of its last day, the calendar days since that day. */
 	long days_expired;
 	/* R-R2: renewal online is open (expiring, or expired no more than 365 whole days). */
 	bool renewal_open;

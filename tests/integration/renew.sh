@@ -54,6 +54,28 @@ renew_check_window_edges() {
 	expect_rc 7
 }
 
+# R-R2 at its edges, read by ukey and confirmed by the CA on its own implementation of the rules (the two must
+# agree): 89 days left open, 90 closed; expired 365 days open (R-R4), 366 closed (R-R5).
+renew_check_edges_agree_with_ca() {
+	ca_start --autopay
+	local left want rule
+	for left in 89 90 -365 -366; do
+		case $left in
+		89) want=true rule=R-R3 ;;
+		90) want=false rule=R-R3 ;;
+		-365) want=true rule=R-R4 ;;
+		-366) want=false rule=R-R5 ;;
+		esac
+		refca_token "$left" --label "edge$left"
+		run renew_ukey --token "edge$left" renew --check --json
+		assert_json '.renewal.open' "$want"
+		assert_json '.renewal.rule' "\"$rule\""
+		assert_json '.ca.open' "$want"
+		assert_json '.ca.confirmed' true
+		if [[ $want == true ]]; then expect_rc 0; else expect_rc 7; fi
+	done
+}
+
 # R-R4: expired (≤ 365 days) → one year from the download.
 renew_expired_one_year_from_download() {
 	ca_start --autopay

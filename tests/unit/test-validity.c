@@ -67,28 +67,29 @@ static void not_after_second_still_valid(void **state)
 	assert_validity(eval_ending(NOW), UKEY_VALIDITY_EXPIRING, 0, 0, true, false);
 }
 
-/* R-R1, R-R2: one second after notAfter it is expired, zero whole days, and renewal online is open. */
+/* R-R1, R-R2: one second after notAfter it is expired, its first day of expiry, and renewal online is open. */
 static void one_second_after_not_after_expired(void **state)
 {
 	(void)state;
-	assert_validity(eval_ending(NOW - 1), UKEY_VALIDITY_EXPIRED, -1, 0, true, false);
-	assert_validity(eval_ending(NOW - DAY + 1), UKEY_VALIDITY_EXPIRED, -1, 0, true, false);
+	assert_validity(eval_ending(NOW - 1), UKEY_VALIDITY_EXPIRED, -1, 1, true, false);
+	assert_validity(eval_ending(NOW - DAY + 1), UKEY_VALIDITY_EXPIRED, -1, 1, true, false);
 	assert_validity(eval_ending(NOW - DAY), UKEY_VALIDITY_EXPIRED, -1, 1, true, false);
+	assert_validity(eval_ending(NOW - DAY - 1), UKEY_VALIDITY_EXPIRED, -2, 2, true, false);
 }
 
-/* R-R2: expired no more than 365 (whole) days: still renewable online without documents (R-R8). */
+/* R-R2: expired no more than 365 days (365 × 24 h after notAfter, to the second): renewable online (R-R8). */
 static void expired_365_days_renewal_open(void **state)
 {
 	(void)state;
+	assert_validity(eval_ending(NOW - 364 * DAY - 23 * HOUR), UKEY_VALIDITY_EXPIRED, -365, 365, true, false);
 	assert_validity(eval_ending(NOW - 365 * DAY), UKEY_VALIDITY_EXPIRED, -365, 365, true, false);
-	assert_validity(eval_ending(NOW - 365 * DAY - 23 * HOUR), UKEY_VALIDITY_EXPIRED, -366, 365, true, false);
-	assert_validity(eval_ending(NOW - 366 * DAY + 1), UKEY_VALIDITY_EXPIRED, -366, 365, true, false);
 }
 
-/* R-R5: expired 366 whole days: renewal online is closed until documents are approved. */
+/* R-R5: a second more than 365 days after notAfter: the 366th day, closed until documents are approved. */
 static void expired_366_days_needs_documents(void **state)
 {
 	(void)state;
+	assert_validity(eval_ending(NOW - 365 * DAY - 1), UKEY_VALIDITY_EXPIRED, -366, 366, false, true);
 	assert_validity(eval_ending(NOW - 366 * DAY), UKEY_VALIDITY_EXPIRED, -366, 366, false, true);
 	assert_validity(eval_ending(NOW - 3 * 365 * DAY), UKEY_VALIDITY_EXPIRED, -1095, 1095, false, true);
 }
