@@ -705,6 +705,8 @@ async function onDiagnose(ev) {
 	showMsg(msg, null);
 	try {
 		state.diag = await agent.diagnose({ led, firstIssued: date.value || undefined, token });
+		if (getLang() === "zh_CN")
+			await loadChecksZh(); // drawn once, in Chinese
 		renderDiagnosis();
 		// The result's heading takes the focus (a screen reader reads from there), and comes into view.
 		const head = $("#diag-result h3");
@@ -730,9 +732,31 @@ function setDiagBusy(busy) {
 	updateDiagDisabled();
 }
 
-/* A text from the agent that exists in English only (check titles, evidence, the note): marked as English. */
+/* A text from the agent that exists in English only (evidence, the note): marked as English. */
 function enText(tag, attrs, text) {
 	return h(tag, { ...attrs, lang: getLang() === "en" ? undefined : "en" }, text);
+}
+
+/*
+ * The check titles and fixes in Chinese: diagnose-zh.js, generated from the message catalogue
+ * (agent/po/zh_CN.po) by agent/po/web-strings, keyed by the agent's English. Loaded the first
+ * time the page is in Chinese (an English page fetches nothing more); until then, or for a text
+ * it lacks, the English shows, marked as English.
+ */
+let checksZh = null; // the table, once loaded
+let checksZhLoad = null; // its loading; always resolves (on failure the English stays)
+
+function loadChecksZh() {
+	checksZhLoad ??= import("./diagnose-zh.js").then(
+		(m) => { checksZh = m.diagnoseZh || null; },
+		() => {});
+	return checksZhLoad;
+}
+
+/* A check's title or fix: Chinese from the catalogue when the page is Chinese and has it, else the agent's English. */
+function checkText(tag, attrs, text) {
+	const zh = getLang() === "zh_CN" && checksZh && Object.hasOwn(checksZh, text) ? checksZh[text] : null;
+	return typeof zh === "string" && zh ? h(tag, attrs, zh) : enText(tag, attrs, text);
 }
 
 function fact(label, value, attrs = {}) {
@@ -742,6 +766,8 @@ function fact(label, value, attrs = {}) {
 function renderDiagnosis() {
 	const box = $("#diag-result");
 	const d = state.diag;
+	if (getLang() === "zh_CN" && !checksZh)
+		loadChecksZh().then(() => checksZh && state.diag && getLang() === "zh_CN" && renderDiagnosis());
 	box.hidden = !d;
 	if (!d) {
 		box.replaceChildren();
@@ -808,10 +834,10 @@ function renderDiagnosis() {
 			const st = CHECK_STATUSES.includes(c.status) ? c.status : "skipped";
 			const layer = messages.en[`diag.layer.${c.layer}`] ? t(`diag.layer.${c.layer}`) : c.layer;
 			return h("tr", { class: `check check-${st}`, "data-testid": "diag-check", "data-id": c.id, "data-status": st },
-				h("td", {}, h("span", { class: "layer" }, layer), enText("span", { class: "title" }, c.title || c.id)),
+				h("td", {}, h("span", { class: "layer" }, layer), checkText("span", { class: "title" }, c.title || c.id)),
 				h("td", {}, h("span", { class: `status status-${st}` }, t(`diag.status.${st}`))),
 				h("td", {}, enText("span", { class: "evidence" }, c.evidence || "")),
-				c.fix ? h("td", {}, enText("span", { class: "fix" }, c.fix)) : h("td", { class: "none" }, "—"));
+				c.fix ? h("td", {}, checkText("span", { class: "fix" }, c.fix)) : h("td", { class: "none" }, "—"));
 		})));
 
 	const report = typeof d.report_html === "string" && d.report_html

@@ -242,8 +242,21 @@ test('zh_CN: the diagnosis section, its result and the report button are in Chin
 			assert.ok(result.includes(want), `the Chinese result contains "${want}": ${result}`);
 		for (const english of ['Diagnose a key', 'Warranty and fee', 'Next service', 'Checks', 'Printable report', 'CNY'])
 			assert.ok(!(await page.locator('body').innerText()).includes(english), `no English "${english}" on the Chinese page`);
-		// The agent's check texts exist in English only: marked so.
-		assert.equal(await page.locator('[data-testid="diag-check"][data-id="cert-present"] .title').getAttribute('lang'), 'en');
+		// The checks' titles and fixes come from the catalogue (agent/po/zh_CN.po, through
+		// diagnose-zh.js); their evidence is data, in the agent's English, marked so.
+		const certPresent = page.locator('[data-testid="diag-check"][data-id="cert-present"]');
+		assert.equal(await certPresent.locator('.title').innerText(), 'USBKey 中有证书');
+		assert.equal(await certPresent.locator('.title').getAttribute('lang'), null, 'the title is in the page\'s language');
+		assert.equal(await certPresent.locator('.fix').innerText(), 'USBKey 中的证书已丢失：R-D3');
+		assert.equal(await certPresent.locator('.fix').getAttribute('lang'), null);
+		assert.equal(await certPresent.locator('.evidence').innerText(), 'no certificate object');
+		assert.equal(await certPresent.locator('.evidence').getAttribute('lang'), 'en');
+		// Every check the agent names has its Chinese title (the table covers diagnose.c's N_() texts).
+		const titles = await page.locator('[data-testid="diag-check"] .title').evaluateAll((els) =>
+			els.map((el) => [el.closest('tr').dataset.id, el.textContent, el.lang]));
+		assert.ok(titles.length >= 5);
+		for (const [id, text, lang] of titles)
+			assert.ok(lang === '' && /[\u4e00-\u9fff]/.test(text), `check ${id}: a Chinese title, not "${text}" (lang=${lang})`);
 		await s.shot('result');
 
 		// The toggle redraws the result in English, without a new diagnosis.
@@ -252,6 +265,11 @@ test('zh_CN: the diagnosis section, its result and the report button are in Chin
 		assert.match(await page.getByTestId('diag-rule-text').innerText(), /^R-D3 media fault: /);
 		assert.equal(await page.getByTestId('diag-fee').innerText(), '80 CNY (R-D6)');
 		assert.equal(await page.getByTestId('diag-report').innerText(), 'Printable report');
+		assert.equal(await certPresent.locator('.title').innerText(), 'Certificate on the key');
+		assert.equal(await certPresent.locator('.fix').innerText(), 'The certificate is gone from the key: R-D3');
+		// The Chinese table is one more of the page's own files, fetched in Chinese only.
+		const urls = [...new Set(s.requests.map((r) => new URL(r.url).pathname))].sort();
+		assert.deepEqual(urls, ['/', '/app.js', '/diagnose-zh.js', '/i18n.js', '/sdk/ukey.js', '/style.css']);
 		const sent = s.sockets.flatMap((w) => w.sent).map((f) => JSON.parse(f)).filter((m) => m.method === 'diagnose');
 		assert.equal(sent.length, 1);
 		assert.deepEqual(s.errors(), []);
