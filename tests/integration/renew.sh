@@ -168,6 +168,39 @@ renew_untrusted_ca_then_abort() {
 	assert_json '.renewals | length' 0
 }
 
+# R-R7: with several keys inserted the key the user targets is renewed, whatever the journal holds for another;
+# without a choice ukey asks for one (exit 2) rather than guess.
+renew_targeted_key_wins() {
+	ca_start --autopay
+	refca_token 30 --label first
+	local first=$SERIAL
+	refca_token 30 --label second
+	local second=$SERIAL
+	run -i "$PIN"$'\n' renew_ukey renew
+	expect_rc 2
+	assert_contains "$ERR" "--token" "asks which key"
+	# An interrupted renewal of the first key stays in the journal...
+	set +e
+	printf '%s\n' "$PIN" | UKEY_TEST_KILL_AT=keypair "$UKEY_BIN" --module "$MODULE" --state-dir "$STATE" \
+		--token "$first" --ca-url "$CA_URL" --ca-trust "$CA/ca.pem" renew >"$T/out" 2>"$T/err"
+	RC=$?
+	set -e
+	((RC == 137)) || fail "expected the first renewal killed (137), got $RC"
+	# ...and the second key, the one targeted now, is renewed on its own.
+	run -i "$PIN"$'\n' renew_ukey --token "$second" renew --json
+	expect_rc 0
+	assert_json '.token_serial' "\"$second\""
+	run ukey orders --json
+	assert_json '[.renewals[] | .token_serial]' "[\"$first\"]"
+	run -i "$PIN"$'\n' renew_ukey --token "$first" renew --resume
+	expect_rc 0
+	run ukey orders --json
+	assert_json '.renewals | length' 0
+	run ukey certs --json
+	assert_json '[.certificates[] | select(.key_match == "match")] | length' 2
+	assert_json '[.certificates[] | select(.days_left > 365)] | length' 2
+}
+
 renew_needs_a_ca() {
 	refca_token 30
 	run -i "$PIN"$'\n' ukey renew
