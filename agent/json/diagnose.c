@@ -5,8 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diagnose-zh.h"
 #include "diagnose.h"
 #include "objects.h"
+
+static int zh_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct ukey_zh_pair *)elem)->en);
+}
+
+/* A check title or fix in Chinese, from the catalogue (generated table); NULL when it has none. */
+static const char *zh(const char *en)
+{
+	const struct ukey_zh_pair *p;
+
+	if (!en)
+		return NULL;
+	p = bsearch(en, ukey_diagnose_zh_table, ukey_diagnose_zh_count, sizeof(ukey_diagnose_zh_table[0]), zh_cmp);
+	return p ? p->zh : NULL;
+}
+
+static void add_text_or_null(cJSON *o, const char *key, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(o, key, value);
+	else
+		cJSON_AddNullToObject(o, key);
+}
 
 cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now)
 {
@@ -65,12 +90,11 @@ cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now)
 		cJSON_AddStringToObject(o, "layer", c->layer);
 		cJSON_AddStringToObject(o, "id", c->id);
 		cJSON_AddStringToObject(o, "title", c->title);
+		add_text_or_null(o, "title_zh_CN", zh(c->title));
 		cJSON_AddStringToObject(o, "status", ukey_check_status_id(c->status));
 		cJSON_AddStringToObject(o, "evidence", c->evidence);
-		if (c->fix)
-			cJSON_AddStringToObject(o, "fix", c->fix);
-		else
-			cJSON_AddNullToObject(o, "fix");
+		add_text_or_null(o, "fix", c->fix);
+		add_text_or_null(o, "fix_zh_CN", zh(c->fix));
 		cJSON_AddItemToArray(checks, o);
 	}
 	return doc;
@@ -281,7 +305,14 @@ char *ukey_report_html(const cJSON *doc)
 		const char *status = str(c, "status");
 
 		puts_raw(&b, "<tr><td>");
-		puts_esc(&b, str(c, "title"));
+		if (str(c, "title_zh_CN")) {
+			puts_esc(&b, str(c, "title_zh_CN"));
+			puts_raw(&b, " <span class=en>");
+			puts_esc(&b, str(c, "title"));
+			puts_raw(&b, "</span>");
+		} else {
+			puts_esc(&b, str(c, "title"));
+		}
 		puts_raw(&b, "</td><td class=\"");
 		puts_esc(&b, status);
 		puts_raw(&b, "\">");
@@ -290,7 +321,14 @@ char *ukey_report_html(const cJSON *doc)
 		puts_esc(&b, str(c, "evidence"));
 		if (str(c, "fix")) {
 			puts_raw(&b, "<br>→ ");
-			puts_esc(&b, str(c, "fix"));
+			if (str(c, "fix_zh_CN")) {
+				puts_esc(&b, str(c, "fix_zh_CN"));
+				puts_raw(&b, " <span class=en>");
+				puts_esc(&b, str(c, "fix"));
+				puts_raw(&b, "</span>");
+			} else {
+				puts_esc(&b, str(c, "fix"));
+			}
 		}
 		puts_raw(&b, "</td></tr>\n");
 	}
