@@ -54,6 +54,18 @@ renew_check_window_edges() {
 	expect_rc 7
 }
 
+# An EC P-256 key is renewed as EC P-256: generated on the key, the CSR signed with ECDSA there, TLS client
+# authentication by the old EC key.
+renew_ec_key_stays_ec() {
+	ca_start --autopay
+	refca_token 30 --key ec
+	run -i "$PIN"$'\n' renew_ukey renew
+	expect_rc 0
+	assert_one_working_pair
+	assert_json '.certificates[0].key_type' '"EC-P-256"'
+	assert_json '.certificates[0].days_left > 365' true
+}
+
 # R-R2 at its edges, read by ukey and confirmed by the CA on its own implementation of the rules (the two must
 # agree): 89 days left open, 90 closed; expired 365 days open (R-R4), 366 closed (R-R5).
 renew_check_edges_agree_with_ca() {
