@@ -283,8 +283,8 @@ int main(int argc, char **argv)
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
 		{ 0 },
 	};
-	const char *flag_module = NULL, *flag_token = NULL, *flag_state = NULL, *flag_config = NULL;
-	const char *flag_ca_url = NULL, *flag_ca_trust = NULL;
+	struct ukey_config_flags flags = { 0 };
+	const char *flag_config = NULL;
 	struct cli c = { .max_tries = UKEY_PIN_MAX_TRIES_DEFAULT, .watch_probe = true };
 	char *end;
 	struct rlimit no_core = { 0, 0 };
@@ -302,13 +302,13 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_MODULE:
-			flag_module = optarg;
+			flags.module = optarg;
 			break;
 		case OPT_TOKEN:
-			flag_token = optarg;
+			flags.token = optarg;
 			break;
 		case OPT_STATE_DIR:
-			flag_state = optarg;
+			flags.state_dir = optarg;
 			break;
 		case OPT_CONFIG:
 			flag_config = optarg;
@@ -355,10 +355,10 @@ int main(int argc, char **argv)
 			c.renew_force = true;
 			break;
 		case OPT_CA_URL:
-			flag_ca_url = optarg;
+			flags.ca_url = optarg;
 			break;
 		case OPT_CA_TRUST:
-			flag_ca_trust = optarg;
+			flags.ca_trust = optarg;
 			break;
 		case OPT_OFFLINE:
 			c.offline = true;
@@ -384,16 +384,8 @@ int main(int argc, char **argv)
 	}
 
 	r = ukey_config_load(flag_config, &c.cfg);
-	if (r >= 0 && flag_module)
-		r = ukey_config_set(&c.cfg.module, flag_module);
-	if (r >= 0 && flag_token)
-		r = ukey_config_set(&c.cfg.token, flag_token);
-	if (r >= 0 && flag_state)
-		r = ukey_config_set(&c.cfg.state_dir, flag_state);
-	if (r >= 0 && flag_ca_url)
-		r = ukey_config_set(&c.cfg.ca_url, flag_ca_url);
-	if (r >= 0 && flag_ca_trust)
-		r = ukey_config_set(&c.cfg.ca_trust, flag_ca_trust);
+	if (r >= 0)
+		r = ukey_config_override(&c.cfg, &flags);
 	if (r < 0) {
 		r = r == -UKEY_E_USAGE ? usage_error(&c, _("Invalid configuration")) : cli_fail_default(&c, r);
 		goto out;

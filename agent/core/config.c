@@ -20,6 +20,23 @@ int ukey_config_set(char **field, const char *value)
 	return 0;
 }
 
+int ukey_config_override(struct ukey_config *cfg, const struct ukey_config_flags *flags)
+{
+	const struct {
+		char **field;
+		const char *value;
+	} pairs[] = {
+		{ &cfg->module, flags->module }, { &cfg->state_dir, flags->state_dir }, { &cfg->token, flags->token },
+		{ &cfg->ca_url, flags->ca_url }, { &cfg->ca_trust, flags->ca_trust },
+	};
+	int r;
+
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		if (pairs[i].value && (r = ukey_config_set(pairs[i].field, pairs[i].value)) < 0)
+			return r;
+	return 0;
+}
+
 void ukey_config_clear(struct ukey_config *cfg)
 {
 	free(cfg->module);

@@ -36,6 +36,14 @@ int ukey_config_parse(const char *text, size_t len, struct ukey_config *cfg, uns
  */
 int ukey_config_load(const char *path, struct ukey_config *cfg);
 
+/* Settings given on the command line; NULL: not given. */
+struct ukey_config_flags {
+	const char *module, *state_dir, *token, *ca_url, *ca_trust;
+};
+
+/* ukey_config_override: the flags given replace what the environment and the file said. Returns 0 or -ENOMEM. */
+int ukey_config_override(struct ukey_config *cfg, const struct ukey_config_flags *flags);
+
 /* ukey_config_set: replace a string field (strdup); value NULL clears it. Returns 0 or -ENOMEM. */
 int ukey_config_set(char **field, const char *value);
 

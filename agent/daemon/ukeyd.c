@@ -155,8 +155,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
 	};
-	const char *flag_module = NULL, *flag_state = NULL, *flag_config = NULL, *flag_runtime = NULL, *flag_web = NULL;
-	const char *flag_ca_url = NULL, *flag_ca_trust = NULL;
+	const char *flag_config = NULL, *flag_runtime = NULL, *flag_web = NULL;
+	struct ukey_config_flags flags = { 0 };
 	struct ukey_config cfg = { 0 };
 	struct ukey_server_config scfg = { .port = UKEY_DEFAULT_PORT, .max_tries = UKEY_PIN_MAX_TRIES_DEFAULT };
 	struct ukey_server *srv = NULL;
@@ -182,10 +182,10 @@ int main(int argc, char **argv)
 			scfg.port = (int)port;
 			break;
 		case OPT_MODULE:
-			flag_module = optarg;
+			flags.module = optarg;
 			break;
 		case OPT_STATE_DIR:
-			flag_state = optarg;
+			flags.state_dir = optarg;
 			break;
 		case OPT_CONFIG:
 			flag_config = optarg;
@@ -199,10 +199,10 @@ int main(int argc, char **argv)
 		case OPT_FG:
 			break;
 		case OPT_CA_URL:
-			flag_ca_url = optarg;
+			flags.ca_url = optarg;
 			break;
 		case OPT_CA_TRUST:
-			flag_ca_trust = optarg;
+			flags.ca_trust = optarg;
 			break;
 		case 'h':
 			help();
@@ -219,11 +219,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ukeyd: unexpected argument \"%s\": see 'ukeyd --help'.\n", argv[optind]);
 		return UKEY_EXIT_USAGE;
 	}
-	if ((r = ukey_config_load(flag_config, &cfg)) < 0 ||
-	    (flag_module && (r = ukey_config_set(&cfg.module, flag_module)) < 0) ||
-	    (flag_state && (r = ukey_config_set(&cfg.state_dir, flag_state)) < 0) ||
-	    (flag_ca_url && (r = ukey_config_set(&cfg.ca_url, flag_ca_url)) < 0) ||
-	    (flag_ca_trust && (r = ukey_config_set(&cfg.ca_trust, flag_ca_trust)) < 0))
+	if ((r = ukey_config_load(flag_config, &cfg)) < 0 || (r = ukey_config_override(&cfg, &flags)) < 0)
 		goto out;
 	if (flag_runtime)
 		runtime_dir = strdup(flag_runtime);

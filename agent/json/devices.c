@@ -6,14 +6,6 @@
 #include "devices.h"
 #include "objects.h"
 
-static void add_string_or_null(cJSON *o, const char *key, const char *value)
-{
-	if (value)
-		cJSON_AddStringToObject(o, key, value);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
 cJSON *ukey_json_model(const struct ukey_model *m)
 {
 	cJSON *o, *led;
@@ -74,9 +66,9 @@ cJSON *ukey_json_usb(const struct ukey_usb_device *u)
 	add_usb_ids(o, u);
 	cJSON_AddNumberToObject(o, "bus", u->bus);
 	cJSON_AddNumberToObject(o, "address", u->address);
-	add_string_or_null(o, "manufacturer", u->manufacturer);
-	add_string_or_null(o, "product", u->product);
-	add_string_or_null(o, "serial", u->serial);
+	ukey_json_add_string_or_null(o, "manufacturer", u->manufacturer);
+	ukey_json_add_string_or_null(o, "product", u->product);
+	ukey_json_add_string_or_null(o, "serial", u->serial);
 	arr = cJSON_AddArrayToObject(o, "classes");
 	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
 		if (u->classes & classes[i].bit)
@@ -116,7 +108,7 @@ cJSON *ukey_json_device(const struct ukey_device *d)
 	cJSON *o = cJSON_CreateObject(), *missing;
 
 	cJSON_AddItemToObject(o, "model", ukey_json_model(d->model));
-	add_string_or_null(o, "token_vendor", d->token_vendor);
+	ukey_json_add_string_or_null(o, "token_vendor", d->token_vendor);
 	cJSON_AddItemToObject(o, "usb", d->has_usb ? ukey_json_usb(&d->usb) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "reader", d->has_reader ? ukey_json_reader(&d->reader) : cJSON_CreateNull());
 	if (d->has_token) {
@@ -156,14 +148,14 @@ cJSON *ukey_json_device_event(const struct ukey_device_event *ev)
 	cJSON_AddStringToObject(o, "event", ev->event);
 	cJSON_AddStringToObject(o, "time", t);
 	cJSON_AddItemToObject(o, "model", ukey_json_model(ev->model));
-	add_string_or_null(o, "reader", ev->reader);
+	ukey_json_add_string_or_null(o, "reader", ev->reader);
 	add_atr(o, ev->atr, ev->atr_len);
 	if (ev->usb) {
 		cJSON *u = cJSON_AddObjectToObject(o, "usb");
 
 		add_usb_ids(u, ev->usb);
-		add_string_or_null(u, "product", ev->usb->product);
-		add_string_or_null(u, "serial", ev->usb->serial);
+		ukey_json_add_string_or_null(u, "product", ev->usb->product);
+		ukey_json_add_string_or_null(u, "serial", ev->usb->serial);
 	} else {
 		cJSON_AddNullToObject(o, "usb");
 	}

@@ -25,14 +25,6 @@ static const char *zh(const char *en)
 	return p ? p->zh : NULL;
 }
 
-static void add_text_or_null(cJSON *o, const char *key, const char *value)
-{
-	if (value)
-		cJSON_AddStringToObject(o, key, value);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
 cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now)
 {
 	cJSON *doc = cJSON_CreateObject(), *v, *w, *checks, *tok;
@@ -90,11 +82,11 @@ cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now)
 		cJSON_AddStringToObject(o, "layer", c->layer);
 		cJSON_AddStringToObject(o, "id", c->id);
 		cJSON_AddStringToObject(o, "title", c->title);
-		add_text_or_null(o, "title_zh_CN", zh(c->title));
+		ukey_json_add_string_or_null(o, "title_zh_CN", zh(c->title));
 		cJSON_AddStringToObject(o, "status", ukey_check_status_id(c->status));
 		cJSON_AddStringToObject(o, "evidence", c->evidence);
-		add_text_or_null(o, "fix", c->fix);
-		add_text_or_null(o, "fix_zh_CN", zh(c->fix));
+		ukey_json_add_string_or_null(o, "fix", c->fix);
+		ukey_json_add_string_or_null(o, "fix_zh_CN", zh(c->fix));
 		cJSON_AddItemToArray(checks, o);
 	}
 	return doc;

@@ -33,7 +33,7 @@ void ukey_json_hex(const uint8_t *data, size_t len, char *buf, size_t size)
 		o += (size_t)snprintf(buf + o, size - o, "%02x", data[i]);
 }
 
-static void add_string_or_null(cJSON *o, const char *name, const char *value)
+void ukey_json_add_string_or_null(cJSON *o, const char *name, const char *value)
 {
 	if (value)
 		cJSON_AddStringToObject(o, name, value);
@@ -106,10 +106,10 @@ cJSON *ukey_json_cert(const struct ukey_token_info *t, const struct ukey_cert_in
 	}
 	ukey_validity_eval(ci->not_before, ci->not_after, now, &v);
 	cJSON_AddStringToObject(o, "subject", ci->subject);
-	add_string_or_null(o, "subject_cn", ci->subject_cn);
-	add_string_or_null(o, "subject_o", ci->subject_o);
+	ukey_json_add_string_or_null(o, "subject_cn", ci->subject_cn);
+	ukey_json_add_string_or_null(o, "subject_o", ci->subject_o);
 	cJSON_AddStringToObject(o, "issuer", ci->issuer);
-	add_string_or_null(o, "issuer_cn", ci->issuer_cn);
+	ukey_json_add_string_or_null(o, "issuer_cn", ci->issuer_cn);
 	cJSON_AddStringToObject(o, "serial", ci->serial_hex);
 	cJSON_AddStringToObject(o, "not_before", ukey_json_time(ci->not_before, ts));
 	cJSON_AddStringToObject(o, "not_after", ukey_json_time(ci->not_after, ts));
@@ -122,7 +122,7 @@ cJSON *ukey_json_cert(const struct ukey_token_info *t, const struct ukey_cert_in
 	if (with_der) {
 		char *b64 = ukey_json_base64(ci->der, ci->der_len);
 
-		add_string_or_null(o, "der", b64);
+		ukey_json_add_string_or_null(o, "der", b64);
 		free(b64);
 	}
 	return o;
@@ -132,7 +132,7 @@ static void add_time_or_null(cJSON *o, const char *name, time_t t)
 {
 	char ts[32];
 
-	add_string_or_null(o, name, t ? ukey_json_time(t, ts) : NULL);
+	ukey_json_add_string_or_null(o, name, t ? ukey_json_time(t, ts) : NULL);
 }
 
 cJSON *ukey_json_revocation(const struct ukey_revocation_result *rv)
@@ -140,14 +140,15 @@ cJSON *ukey_json_revocation(const struct ukey_revocation_result *rv)
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "status", ukey_revocation_status_id(rv->status));
-	add_string_or_null(o, "source", ukey_revocation_source_id(rv->source));
+	ukey_json_add_string_or_null(o, "source", ukey_revocation_source_id(rv->source));
 	cJSON_AddBoolToObject(o, "cached", rv->cached);
 	add_time_or_null(o, "revoked_at", rv->status == UKEY_REVOCATION_REVOKED ? rv->revoked_at : 0);
-	add_string_or_null(o, "reason", ukey_revocation_reason_id(rv->reason));
+	ukey_json_add_string_or_null(o, "reason", ukey_revocation_reason_id(rv->reason));
 	add_time_or_null(o, "checked_at", rv->checked_at);
 	add_time_or_null(o, "this_update", rv->this_update);
 	add_time_or_null(o, "next_update", rv->next_update);
-	add_string_or_null(o, "why", rv->status == UKEY_REVOCATION_UNKNOWN ? ukey_revocation_why_id(rv->why) : NULL);
+	ukey_json_add_string_or_null(o, "why",
+				     rv->status == UKEY_REVOCATION_UNKNOWN ? ukey_revocation_why_id(rv->why) : NULL);
 	return o;
 }
 

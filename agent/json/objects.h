@@ -14,6 +14,8 @@
 /* ukey_json_time: t as ISO 8601 UTC ("2027-11-25T08:00:00Z") in buf. */
 const char *ukey_json_time(time_t t, char buf[static 32]);
 
+/* ukey_json_add_string_or_null: o[name] = value, or null when value is NULL. */
+void ukey_json_add_string_or_null(cJSON *o, const char *name, const char *value);
 /* ukey_json_hex: len bytes as lower-case hex in buf (truncated to fit). */
 void ukey_json_hex(const uint8_t *data, size_t len, char *buf, size_t size);
 
