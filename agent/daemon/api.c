@@ -768,6 +768,33 @@ static void run_request(struct ukey_api *api, struct job *job)
 	reply_outcome(api, job->conn_id, id, &o);
 }
 
+/*
+ * A renewal interrupted (kill, pulled key) or waiting at the CA (R-R6) needs the PIN to go on, so the agent
+ * cannot finish it alone: it tells the page, which asks the user and calls renew.start again.
+ */
+static void greet_renewal(struct ukey_api *api, uint64_t conn_id, const struct ukey_token_info *t)
+{
+	struct ukey_renewal j;
+	cJSON *p;
+
+	if (!api->store || ukey_store_renewal_active(api->store, t->serial, &j) < 0)
+		return;
+	p = cJSON_CreateObject();
+	cJSON_AddStringToObject(p, "serial", t->serial);
+	cJSON_AddStringToObject(p, "label", t->label);
+	cJSON_AddStringToObject(p, "state", j.state);
+	ukey_json_add_string_or_null(p, "order", j.order[0] ? j.order : NULL);
+	if (j.retry_at > 0) {
+		char when[32];
+
+		cJSON_AddStringToObject(p, "retry_after", ukey_json_time((time_t)j.retry_at, when));
+	} else {
+		cJSON_AddNullToObject(p, "retry_after");
+	}
+	notify(api, conn_id, "renew.pending", p);
+	ukey_renewal_clear(&j);
+}
+
 /* A new connection hears about every certificate whose renewal window is open (R-R2). */
 static void greet(struct ukey_api *api, uint64_t conn_id)
 {
@@ -788,6 +815,7 @@ static void greet(struct ukey_api *api, uint64_t conn_id)
 				cJSON_Delete(c);
 		}
 		ukey_cert_info_free_array(certs, k > 0 ? (size_t)k : 0);
+		greet_renewal(api, conn_id, &tokens[i]);
 	}
 	free(tokens);
 }

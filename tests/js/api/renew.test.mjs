@@ -100,3 +100,26 @@ test('an agent without a CA says so; renew.check still works offline', T, async 
 	assert.equal(e.data.id, 'ca-unreachable');
 	assert.match(e.message, /--ca-url/);
 });
+
+test('R-R6: an order waiting at the CA is renew-pending; a new page hears renew.pending; paid, renew.start finishes', T, async (t) => {
+	const sb = await Sandbox.create(t);
+	const ca = await startCa(t, sb, ['--retry-after', '5']); // no --autopay: the order waits for payment
+	const serial = await sb.mktoken('--refca', ca.dir, '--not-before', `-${335 * DAY}`, '--not-after', `+${30 * DAY}`);
+	const agent = await sb.startAgent({ args: ['--ca-url', ca.url, '--ca-trust', ca.trust] });
+	const page = await agent.page();
+	const e = await page.error('renew.start', { pin: PIN }, { timeoutMs: 45000 });
+	assert.equal(e.data.id, 'renew-pending');
+	assert.equal(e.data.rule, 'R-R6');
+	const later = await agent.page();
+	const { params: pending } = await later.notification('renew.pending', (p) => p.serial === serial, 5000);
+	assert.equal(pending.state, 'pending');
+	assert.ok(pending.order, 'the CA order id is kept');
+	assert.match(pending.retry_after, /^\d{4}-\d\d-\d\dT/);
+	const paid = await run(REFCA, ['admin', ca.dir, 'pay', pending.order]);
+	assert.equal(paid.code, 0, paid.stderr);
+	const done = await later.request('renew.start', { pin: PIN }, { timeoutMs: 45000 });
+	assert.equal(done.result, 'renewed');
+	const certs = (await later.request('cert.list')).certificates;
+	assert.equal(certs.length, 1);
+	assert.ok(certs[0].days_left > 365);
+});
