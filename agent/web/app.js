@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The agent's own page: the inserted USBKeys, their certificates (days left,
 // renewal window per R-R2) and PIN state (R-P1..R-P3), a PIN check and a PIN
-// change per key, kept live by the agent's notifications; the last device
-// event (device.changed); the technician's diagnosis (R-D1…R-D7) with its
-// printable report.
+// change per key, kept live by the agent's notifications; online renewal of a
+// certificate in its window (renew.check, then renew.start with its steps,
+// R-R2…R-R6, R-P4); the last device event (device.changed); the technician's
+// diagnosis (R-D1…R-D7) with its printable report.
 //
 // PINs: each PIN is read from its input in the submit handler, the input is
 // cleared at once, the PIN is handed to one SDK call and the handler's
 // variable is dropped before the answer comes. Nothing is stored: not in
 // localStorage (which holds only the language), not in the page's state.
 
-import { Agent, ConnectionError, PinIncorrectError, PinLockedError } from "./sdk/ukey.js";
+import {
+	Agent, CaError, ConnectionError, PinIncorrectError, PinLockedError, RenewNotOpenError, RenewPendingError,
+} from "./sdk/ukey.js";
 import { messages, t, setLang, getLang, initialLang, htmlLang } from "./i18n.js";
 
 const DAY_MS = 86400000;
@@ -53,6 +56,7 @@ const state = {
 	device: null, // the last device.changed params
 	diag: null, // the last diagnose result
 	diagBusy: false,
+	renewPending: new Map(), // serial → renew.pending params: a renewal begun and not finished
 };
 
 const agent = new Agent({ wait: true });
@@ -88,6 +92,12 @@ function dnAttr(dn, name) {
 			return p.slice(eq + 1).trim();
 	}
 	return null;
+}
+
+/* The first day of online renewal (R-R2): fewer than 90 days left, as the core counts it (agent/core/renew.c). */
+function opensOn(cert) {
+	const end = Date.parse(cert.not_after);
+	return Number.isFinite(end) ? isoDate(new Date(end - RENEW_OPEN_DAYS * DAY_MS + 1000).toISOString()) : "";
 }
 
 /* Days since not_after, as the core counts them (floor of whole days; agent/core/validity.c). */
@@ -233,6 +243,15 @@ agent.on("reconnecting", ({ attempt, delay }) => {
 	renderConnection();
 });
 
+/* A renewal begun and not finished (interrupted, or waiting at the CA, R-R6): the agent says so at
+   connect; only the PIN can take it on, so the key offers "Renew online" with what is waiting. */
+agent.on("renew.pending", (p) => {
+	if (!p || typeof p !== "object" || typeof p.serial !== "string")
+		return;
+	state.renewPending.set(p.serial, p);
+	renderTokens();
+});
+
 /* Keys come and go, or lock: list them again, without a page reload. */
 for (const ev of ["token.inserted", "token.removed", "pin.locked"])
 	agent.on(ev, () => scheduleRefresh());
@@ -333,6 +352,10 @@ function renderTokens() {
 	for (const [serial, card] of cards)
 		if (!keep.has(serial))
 			card.remove();
+	// A key pulled out takes its renewal panel with it (a renewal still running reports on its own).
+	for (const [serial, r] of renewals)
+		if (!keep.has(serial) && r.phase !== "running")
+			renewals.delete(serial);
 }
 
 function errorText(e) {
@@ -345,7 +368,7 @@ function makeCard(serial) {
 	card.append(
 		h("header", { class: "token-head" }),
 		h("div", { class: "lock-notice", role: "alert", hidden: true }),
-		h("section", { class: "certs" }),
+		h("section", { class: "certs" }, h("div", { class: "cert-list" }), makeRenewPanel(card)),
 		makePinForms(card),
 	);
 	return card;
@@ -397,7 +420,7 @@ function fillCard(card, tk, certs) {
 	}
 
 	/* certificates */
-	const sec = $(".certs", card);
+	const list = $(".cert-list", card);
 	const items = [h("h4", {}, t("certs.heading"))];
 	if (!certs)
 		items.push(h("p", { class: "empty" }, t("certs.loading")));
@@ -406,12 +429,14 @@ function fillCard(card, tk, certs) {
 	else if (!certs.list.length)
 		items.push(h("p", { class: "empty" }, t("certs.none")));
 	else
-		for (const c of certs.list)
-			items.push(renderCert(c));
-	sec.replaceChildren(...items);
+		for (const [i, c] of certs.list.entries())
+			items.push(renderCert(c, card, i === 0));
+	list.replaceChildren(...items);
+	renderRenew(card);
 
-	/* PIN forms: built once, only their texts and state change */
+	/* PIN forms and the renewal's PIN: built once, only their texts and state change */
 	$('[data-i18n="form.verify.hint"]', card)._i18nParams = { max: pin.max_tries ?? state.maxTries };
+	$('[data-i18n="renew.pin.hint"]', card)._i18nParams = { max: pin.max_tries ?? state.maxTries };
 	for (const el of card.querySelectorAll("[data-i18n]"))
 		el.textContent = t(el.dataset.i18n, el._i18nParams || {});
 	updateFormDisabled(card);
@@ -419,10 +444,8 @@ function fillCard(card, tk, certs) {
 
 function certStatus(c) {
 	switch (c.status) {
-	case "valid": {
-		const opens = isoDate(new Date(Date.parse(c.not_after) - RENEW_OPEN_DAYS * DAY_MS).toISOString());
-		return { badge: "badge.valid", cls: "ok", text: t("status.valid", { n: c.days_left, date: opens }) };
-	}
+	case "valid":
+		return { badge: "badge.valid", cls: "ok", text: t("status.valid", { n: c.days_left, date: opensOn(c) }) };
 	case "expiring":
 		return { badge: "badge.expiring", cls: "warn", text: t("status.expiring", { n: c.days_left }) };
 	case "expired": {
@@ -438,7 +461,7 @@ function certStatus(c) {
 	}
 }
 
-function renderCert(c) {
+function renderCert(c, card, first) {
 	const st = certStatus(c);
 	const art = h("article", {
 		class: `cert cert-${st.cls}`,
@@ -481,6 +504,7 @@ function renderCert(c) {
 			"data-status": c.status,
 			"data-renewal-open": c.renewal_open ? "true" : "false",
 		}, st.text),
+		renewAction(c, card, first),
 	);
 	return art;
 }
@@ -527,11 +551,12 @@ function makePinForms(card) {
 function updateFormDisabled(card) {
 	const tk = card._token;
 	const locked = !!(tk && tk.pin && tk.pin.locked);
-	const off = locked || card._busy || state.conn !== "open";
+	const off = locked || card._busy || card._renewing || state.conn !== "open";
 	for (const el of card.querySelectorAll(".pin-forms input, .pin-forms button"))
 		el.disabled = off;
 	$(".locked-note", card).hidden = !locked;
 	$(".offline-note", card).hidden = locked || state.conn === "open";
+	updateRenewDisabled(card, off);
 }
 
 function setBusy(card, busy) {
@@ -604,6 +629,372 @@ async function onChange(ev, card, form) {
 		setBusy(card, false);
 		scheduleRefresh(0);
 	}
+}
+
+/* ------------------------------------------------------------------ online renewal
+ *
+ * A certificate in its renewal window (cert.list's renewal_open, R-R2) gets "Renew online". The panel
+ * under the key's certificates then reads renew.check (no PIN, nothing touched) and shows what will
+ * happen: the new end date and its rule (R-R3, R-R4), the PIN unchanged (R-P4). The PIN typed there
+ * goes to one renew.start; its renew.progress notifications tick off the seven steps; then the result,
+ * or what went wrong in one sentence, and the certificate list is read again.
+ */
+
+const RENEW_STEPS = ["login", "keygen", "request", "verify", "write", "remove-old", "done"];
+const STEP_DETAILS = new Set(["keygen", "request"]); // the key type; the CA's address
+
+/*
+ * serial → the renewal shown for that key:
+ * {phase: "checking" | "confirm" | "running" | "done" | "error", plan (renew.check's object),
+ *  started (a step list to show), steps: {step: "active" | "done" | "failed" | "waiting" (at the CA, R-R6)},
+ *  details: {step: text}, result (renew.start's), msg, retry (whether "Try again" can help)}.
+ * Never a PIN.
+ */
+const renewals = new Map();
+
+function cardOf(serial) {
+	return [...document.querySelectorAll("#tokens > .token")].find((c) => c.dataset.serial === serial) || null;
+}
+
+/* The action under a certificate: "Renew online" while the window is open, or while a renewal of the
+   key waits to be finished (renew.pending; under its first certificate); before the window opens, the
+   same button disabled with the day it opens (R-R2). Expired beyond 365 days (R-R5), not valid yet or
+   unreadable: nothing here (the status text says what to do). */
+function renewAction(c, card, first) {
+	const pending = first ? state.renewPending.get(card.dataset.serial) : null;
+	if (c.renewal_open || pending) {
+		const btn = h("button", { type: "button", class: "primary renew-start", "data-testid": "renew-button" }, t("renew.button"));
+		btn.addEventListener("click", () => startRenew(card));
+		return h("div", { class: "renew-action" }, btn, pending ? pendingNote(pending) : null);
+	}
+	if (c.status === "valid") {
+		const date = opensOn(c);
+		const id = `renew-opens-${++formSeq}`;
+		return h("div", { class: "renew-action" },
+			h("button", { type: "button", class: "primary renew-start", "data-testid": "renew-button", disabled: true, "data-closed": "true", "aria-describedby": id }, t("renew.button")),
+			h("span", { class: "hint renew-opens", id, "data-testid": "renew-opens", "data-date": date }, t("renew.opens", { date })));
+	}
+	return null;
+}
+
+/* What renew.pending said: waiting at the CA until about a time (R-R6), or begun and interrupted. */
+function pendingNote(p) {
+	const when = p.state === "pending" ? localTime(p.retry_after) : "";
+	return h("span", { class: "hint renew-waiting", "data-testid": "renew-waiting", "data-state": p.state || "" },
+		when ? t("renew.waiting.ca", { time: when }) : t("renew.waiting", { state: p.state || "?" }));
+}
+
+/* "YYYY-MM-DD HH:MM" in this computer's time zone; "" when not a time. */
+function localTime(iso) {
+	const d = new Date(Date.parse(iso));
+	if (typeof iso !== "string" || !Number.isFinite(d.getTime()))
+		return "";
+	const p2 = (n) => String(n).padStart(2, "0");
+	return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())} ${p2(d.getHours())}:${p2(d.getMinutes())}`;
+}
+
+function makeRenewPanel(card) {
+	const head = `renew-title-${++formSeq}`;
+	const pinId = `renew-pin-${++formSeq}`;
+	const form = h("form", { class: "renew-form", novalidate: true },
+		h("div", { class: "row" },
+			h("div", { class: "field" },
+				h("label", { for: pinId, "data-i18n": "renew.pin" }, t("renew.pin")),
+				h("input", {
+					id: pinId, type: "password", "data-testid": "renew-pin", autocomplete: "off", maxlength: 64,
+					spellcheck: "false", autocapitalize: "off", "data-lpignore": "true", required: true,
+				})),
+			h("button", { type: "submit", class: "primary", "data-testid": "renew-submit", "data-i18n": "renew.submit" }, t("renew.submit")),
+			h("button", { type: "button", class: "secondary", "data-testid": "renew-cancel", "data-i18n": "renew.cancel" }, t("renew.cancel"))),
+		h("p", { class: "hint", "data-i18n": "renew.pin.hint" }));
+	form.addEventListener("submit", (ev) => onRenewSubmit(ev, card, form));
+	$('[data-testid="renew-cancel"]', form).addEventListener("click", () => closeRenew(card));
+	const retry = h("button", { type: "button", class: "secondary", "data-testid": "renew-retry", "data-i18n": "renew.retry" }, t("renew.retry"));
+	const close = h("button", { type: "button", class: "secondary", "data-testid": "renew-close", "data-i18n": "renew.close" }, t("renew.close"));
+	retry.addEventListener("click", () => startRenew(card));
+	close.addEventListener("click", () => closeRenew(card));
+	return h("section", { class: "renew", "data-testid": "renew-panel", "aria-labelledby": head, hidden: true },
+		h("h4", { id: head, tabindex: -1, "data-i18n": "renew.title" }, t("renew.title")),
+		h("div", { class: "renew-plan", "data-testid": "renew-plan" }),
+		form,
+		h("p", { class: "msg", "data-testid": "renew-message", role: "status", "aria-live": "polite" }),
+		h("div", { class: "renew-result", "data-testid": "renew-result", hidden: true }),
+		h("div", { class: "renew-progress", "data-testid": "renew-progress", hidden: true }),
+		h("div", { class: "renew-buttons" }, retry, close));
+}
+
+/* What renew.check says will happen: the certificate, its end now, the new end and its rule, the PIN kept. */
+function renewPlanView(plan) {
+	const c = plan.certificate || {};
+	const r = plan.renewal || {};
+	const days = c.status === "expired"
+		? t("cert.daysago", { n: c.days_expired ?? Math.max(0, -Number(c.days_left || 0)) })
+		: t("cert.daysleft", { n: c.days_left });
+	const rule = messages.en[`renew.rule.${r.rule}`] ? t(`renew.rule.${r.rule}`) : r.rule || "—";
+	return [
+		h("dl", { class: "facts" },
+			...fact(t("renew.cert"), c.subject_cn || c.subject || "—"),
+			...fact(t("renew.ends"), h("span", {}, isoDate(c.not_after), " ", h("span", { class: "muted-text" }, `(${days})`))),
+			...(r.open || r.in_progress ? [
+				...fact(t("renew.new-end"), r.expected_not_after || "—", { class: "strong renew-new", "data-testid": "renew-expected", "data-date": r.expected_not_after || "" }),
+				...fact(t("renew.rule"), rule, { "data-testid": "renew-rule", "data-rule": r.rule || "" }),
+			] : [])),
+		r.open || r.in_progress ? h("p", { class: "renew-note" }, t("renew.what")) : null,
+		r.open || r.in_progress ? h("p", { class: "renew-note renew-pin-same" }, h("strong", { "data-testid": "renew-pin-same" }, t("renew.pin-same"))) : null,
+		r.in_progress ? h("p", { class: "renew-note warn-text", "data-testid": "renew-resume" }, t("renew.resume", { state: r.journal_state || "?" })) : null,
+	];
+}
+
+function renderRenew(card) {
+	const panel = $('[data-testid="renew-panel"]', card);
+	if (!panel)
+		return;
+	const R = renewals.get(card.dataset.serial);
+	panel.hidden = !R;
+	const planBox = $('[data-testid="renew-plan"]', panel);
+	const form = $(".renew-form", panel);
+	const progress = $('[data-testid="renew-progress"]', panel);
+	const result = $('[data-testid="renew-result"]', panel);
+	const msg = $('[data-testid="renew-message"]', panel);
+	if (!R) {
+		panel.removeAttribute("data-phase");
+		panel.removeAttribute("data-kind");
+		planBox.replaceChildren();
+		progress.replaceChildren();
+		result.replaceChildren();
+		showMsg(msg, null);
+		updateRenewDisabled(card);
+		return;
+	}
+	panel.dataset.phase = R.phase;
+	panel.dataset.kind = R.phase === "error" ? (R.msg && R.msg.kind) || "error" : "";
+	panel.setAttribute("aria-busy", R.phase === "checking" || R.phase === "running" ? "true" : "false");
+	// The plan until the result replaces it.
+	if (R.phase === "checking")
+		planBox.replaceChildren(h("p", { class: "muted-text" }, t("renew.checking")));
+	else if (R.plan && R.phase !== "done")
+		planBox.replaceChildren(...renewPlanView(R.plan).filter(Boolean));
+	else
+		planBox.replaceChildren();
+	form.hidden = R.phase !== "confirm";
+	progress.hidden = !R.started;
+	if (R.started)
+		progress.replaceChildren(...renewStepsView(R));
+	result.hidden = R.phase !== "done" || !R.result;
+	if (R.phase === "done" && R.result) {
+		const r = R.result;
+		const rule = r.renewal && messages.en[`renew.rule.${r.renewal.rule}`] ? t(`renew.rule.${r.renewal.rule}`) : "";
+		// The CA's warning (its dates differ from R-R3/R-R4: the CA decides) is the agent's English.
+		// Not a .msg: those are redrawn from their message id on a language switch.
+		result.replaceChildren(...[
+			h("dl", { class: "facts" },
+				...fact(t("renew.new-end"), r.new_not_after || "—", { class: "strong renew-new", "data-testid": "renew-new-end", "data-date": r.new_not_after || "" }),
+				...(rule ? fact(t("renew.rule"), rule) : [])),
+			r.warning ? h("p", { class: "renew-warning", "data-testid": "renew-warning" },
+				h("strong", {}, `${t("renew.warning")}: `), enText("span", {}, r.warning)) : null,
+		].filter(Boolean));
+	} else {
+		result.replaceChildren();
+	}
+	showMsg(msg, R.msg || null);
+	$('[data-testid="renew-retry"]', panel).hidden = !(R.phase === "error" && R.retry);
+	$('[data-testid="renew-close"]', panel).hidden = !(R.phase === "error" || R.phase === "done");
+	updateRenewDisabled(card);
+}
+
+/* The seven steps as a list: done ✓, the current one, those to come, and where it failed ✕. */
+function renewStepsView(R) {
+	const doneCount = RENEW_STEPS.filter((s) => R.steps[s] === "done").length;
+	const current = RENEW_STEPS.find((s) => ["active", "failed", "waiting"].includes(R.steps[s]));
+	const index = current ? RENEW_STEPS.indexOf(current) + 1 : doneCount;
+	const bar = h("div", { class: "renew-bar" },
+		h("progress", { max: RENEW_STEPS.length, value: doneCount, "aria-hidden": "true" }),
+		h("span", { class: "renew-count", "data-testid": "renew-count" }, t("renew.progress", { i: Math.max(1, index), n: RENEW_STEPS.length })));
+	const list = h("ol", { class: "renew-steps", "data-testid": "renew-steps" }, ...RENEW_STEPS.map((step, i) => {
+		const st = R.steps[step] || "pending";
+		const mark = { done: "✓", failed: "✕", waiting: "…" }[st] || String(i + 1);
+		const detail = STEP_DETAILS.has(step) && R.details[step] ? R.details[step] : null;
+		return h("li", {
+			class: `renew-step step-${st}`, "data-testid": "renew-step", "data-step": step, "data-state": st,
+			"aria-current": st === "active" ? "step" : null,
+		},
+		h("span", { class: "mark", "aria-hidden": "true" }, mark),
+		h("span", { class: "step-text" }, t(`renew.step.${step}`),
+			detail ? h("span", { class: "step-detail", lang: "en" }, detail) : null));
+	}));
+	return [bar, list];
+}
+
+function updateRenewDisabled(card, off) {
+	if (off === undefined) {
+		const tk = card._token;
+		off = !!(tk && tk.pin && tk.pin.locked) || card._busy || card._renewing || state.conn !== "open";
+	}
+	const R = renewals.get(card.dataset.serial);
+	const active = !!R && (R.phase === "checking" || R.phase === "confirm" || R.phase === "running");
+	for (const b of card.querySelectorAll('[data-testid="renew-button"]'))
+		b.disabled = b.dataset.closed === "true" || off || active;
+	const form = $(".renew-form", card);
+	if (form)
+		for (const el of form.querySelectorAll("input, button"))
+			el.disabled = el.dataset.testid === "renew-cancel" ? !!card._renewing : off;
+	for (const b of card.querySelectorAll('[data-testid="renew-retry"]'))
+		b.disabled = off;
+}
+
+function closeRenew(card) {
+	if (card._renewing)
+		return;
+	renewals.delete(card.dataset.serial);
+	const pin = $('[data-testid="renew-pin"]', card);
+	if (pin)
+		pin.value = "";
+	renderRenew(card);
+	const btn = $('[data-testid="renew-button"]:not([disabled])', card);
+	if (btn)
+		btn.focus();
+}
+
+/* "Renew online": read renew.check (no PIN), then ask for the PIN, or say why not. */
+async function startRenew(card) {
+	const serial = card.dataset.serial;
+	const R = { phase: "checking", plan: null, steps: {}, details: {}, result: null, msg: null, retry: false, started: false };
+	renewals.set(serial, R);
+	renderRenew(card);
+	$('[data-testid="renew-panel"]', card).scrollIntoView({ block: "nearest" });
+	try {
+		R.plan = await agent.renewCheck({ token: serial });
+		if (renewals.get(serial) !== R)
+			return; // closed meanwhile
+		const r = R.plan.renewal || {};
+		if (!r.in_progress)
+			state.renewPending.delete(serial); // finished meanwhile (another page, the CLI)
+		if (r.open || r.in_progress) {
+			R.phase = "confirm";
+		} else {
+			R.phase = "error";
+			R.msg = notOpenMsg(R.plan, r.rule === "R-R5" ? "R-R5" : "R-R2");
+		}
+	} catch (e) {
+		if (renewals.get(serial) !== R)
+			return;
+		R.phase = "error";
+		R.msg = renewErrorMsg(e, R.plan);
+		R.retry = !(e instanceof RenewNotOpenError);
+	}
+	const now = cardOf(serial);
+	if (!now)
+		return;
+	renderRenew(now);
+	const panel = $('[data-testid="renew-panel"]', now);
+	panel.scrollIntoView({ block: "nearest" });
+	if (R.phase === "confirm")
+		$('[data-testid="renew-pin"]', now).focus({ preventScroll: true });
+	else
+		$("h4", panel).focus({ preventScroll: true });
+}
+
+async function onRenewSubmit(ev, card, form) {
+	ev.preventDefault();
+	const serial = card.dataset.serial;
+	const R = renewals.get(serial);
+	if (!R || R.phase !== "confirm" || card._busy || card._renewing)
+		return;
+	const input = $('[data-testid="renew-pin"]', form);
+	let pin = input.value;
+	input.value = "";
+	if (!pin) {
+		R.msg = { key: "msg.empty", kind: "warn" };
+		renderRenew(card);
+		return;
+	}
+	Object.assign(R, { phase: "running", started: true, steps: {}, details: {}, msg: { key: "renew.running", kind: "info" } });
+	card._renewing = true;
+	updateFormDisabled(card);
+	renderRenew(card);
+	try {
+		const call = agent.renewStart({ pin, token: serial, onProgress: (p) => onRenewProgress(serial, R, p) });
+		pin = null; // handed over; the page keeps no copy
+		R.result = await call;
+		state.renewPending.delete(serial);
+		for (const s of RENEW_STEPS)
+			R.steps[s] = "done";
+		R.phase = "done";
+		R.msg = { key: "renew.done", params: { date: R.result.new_not_after }, kind: "ok" };
+	} catch (e) {
+		R.msg = renewErrorMsg(e, R.plan);
+		if (e instanceof PinIncorrectError && !e.locked) {
+			// Nothing was done: the PIN may be typed again, the steps start over.
+			Object.assign(R, { phase: "confirm", started: false, steps: {} });
+		} else {
+			R.phase = "error";
+			R.retry = !(e instanceof RenewNotOpenError || e instanceof PinLockedError || (e instanceof PinIncorrectError && e.locked)
+				|| (e instanceof CaError && e.notConfigured));
+			// Where it stopped: the step that waits at the CA (R-R6), or the one that failed; no step begun, no list.
+			const at = RENEW_STEPS.find((s) => R.steps[s] === "active");
+			if (at)
+				R.steps[at] = e instanceof RenewPendingError ? "waiting" : "failed";
+			R.started = RENEW_STEPS.some((s) => R.steps[s]);
+		}
+	} finally {
+		pin = null;
+		input.value = "";
+		card._renewing = false;
+		const now = cardOf(serial) || card;
+		updateFormDisabled(now);
+		renderRenew(now);
+		if (R.phase === "confirm")
+			$('[data-testid="renew-pin"]', now).focus({ preventScroll: true });
+		scheduleRefresh(0); // the new certificate, or the tries left
+	}
+}
+
+/* A renew.progress: this step has begun, every one before it is done ("done" itself is done). */
+function onRenewProgress(serial, R, p) {
+	const i = RENEW_STEPS.indexOf(p && p.step);
+	if (renewals.get(serial) !== R || R.phase !== "running" || i < 0)
+		return;
+	for (let k = 0; k < i; k++)
+		R.steps[RENEW_STEPS[k]] = "done";
+	R.steps[p.step] = p.step === "done" ? "done" : "active";
+	if (typeof p.detail === "string" && p.detail)
+		R.details[p.step] = p.detail;
+	const card = cardOf(serial);
+	if (card)
+		renderRenew(card);
+}
+
+function notOpenMsg(plan, rule) {
+	if (rule === "R-R5")
+		return { key: "renew.err.not-open.R-R5", kind: "warn" };
+	const r = (plan && plan.renewal) || {};
+	return { key: "renew.err.not-open", params: { date: r.opens_on || "?" }, kind: "warn" };
+}
+
+/* What went wrong with a renewal, in one sentence of the page's language. */
+function renewErrorMsg(e, plan) {
+	if (e instanceof PinIncorrectError && !e.locked && e.triesLeft !== null)
+		return { key: "renew.err.pin-incorrect", params: { n: e.triesLeft }, kind: e.triesLeft <= 1 ? "error" : "warn" };
+	if (e instanceof RenewNotOpenError)
+		return notOpenMsg(plan, e.rule);
+	if (e instanceof RenewPendingError)
+		return { key: "renew.err.pending", kind: "warn" };
+	if (e instanceof CaError) {
+		if (e.notConfigured)
+			return { key: "renew.err.no-ca", kind: "error" };
+		if (e.id === "ca-refused") {
+			const reason = String(e.message || "").replace(/\.\s*$/, "");
+			return reason && !/^The CA refused the request$/i.test(reason)
+				? { key: "renew.err.ca-refused", params: { reason }, kind: "error" }
+				: { key: "renew.err.ca-refused.plain", kind: "error" };
+		}
+		return { key: `renew.err.${e.id}`, kind: "error" };
+	}
+	if (e && e.id === "token-removed")
+		return { key: "renew.err.token-removed", kind: "error" };
+	if (e instanceof ConnectionError && e.reason !== "not-connected")
+		return { key: "renew.err.connection", kind: "error" };
+	return errorMsg(e);
 }
 
 /* ------------------------------------------------------------------ device events */

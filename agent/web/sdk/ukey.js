@@ -16,6 +16,12 @@
  * } catch (e) {
  *   if (e instanceof PinIncorrectError) console.log(`Wrong PIN: ${e.triesLeft} tries left`);
  * }
+ * // Online renewal (R-R2…R-R6): what would happen, then the renewal step by step.
+ * const plan = await agent.renewCheck();
+ * if (plan.renewal.open) {
+ *   const r = await agent.renewStart({ pin, onProgress: (p) => console.log(`${p.index}/${p.total} ${p.step}`) });
+ *   console.log(`new certificate until ${r.new_not_after}`);
+ * }
  * ```
  *
  * PINs: the SDK puts a PIN into exactly one request and never keeps it: it is
@@ -112,11 +118,47 @@ export class ConnectionError extends UkeyError {
 	}
 }
 
+/**
+ * Online renewal is not open for this certificate now (id "renew-not-open"): `rule` is "R-R2" (fewer
+ * than 90 days left, or expired up to 365 days, opens it: see `renewCheck().renewal.opens_on`) or
+ * "R-R5" (expired longer: documents and approval first). No PIN was tried.
+ */
+export class RenewNotOpenError extends UkeyError {}
+
+/**
+ * The CA holds the renewal order (id "renew-pending", rule "R-R6": payment, or documents and
+ * approval): call `renewStart` again later to carry on. The old certificate still works.
+ */
+export class RenewPendingError extends UkeyError {}
+
+/**
+ * The CA could not renew: id "ca-unreachable" (no connection, or the agent has no CA configured:
+ * see `notConfigured`), "ca-untrusted" (its TLS certificate does not verify against the agent's
+ * --ca-trust), "ca-refused" (it said no; `message` says why), "ca-failed" (its own failure: try later)
+ * or "ca-bad-response" (its answer cannot be used; nothing was written). The old certificate still
+ * works; calling `renewStart` again carries on where the renewal stopped.
+ */
+export class CaError extends UkeyError {
+	/** @param {string} message @param {object} [fields] */
+	constructor(message, fields) {
+		super(message, fields);
+		/** True when the agent was started without a CA (ukeyd --ca-url): its message names the option. */
+		this.notConfigured = this.id === "ca-unreachable" && /--ca-url\b/.test(message);
+	}
+}
+
 const ERROR_CLASSES = {
 	"pin-incorrect": PinIncorrectError,
 	"pin-locked": PinLockedError,
 	"no-token": NoTokenError,
 	"token-not-found": NoTokenError,
+	"renew-not-open": RenewNotOpenError,
+	"renew-pending": RenewPendingError,
+	"ca-unreachable": CaError,
+	"ca-untrusted": CaError,
+	"ca-refused": CaError,
+	"ca-failed": CaError,
+	"ca-bad-response": CaError,
 };
 /* The error table of PROTOCOL.md, for an error that comes without data.id. */
 const CODE_IDS = {
@@ -125,6 +167,8 @@ const CODE_IDS = {
 	"-32020": "no-token", "-32021": "token-not-found", "-32022": "token-ambiguous", "-32023": "token-removed",
 	"-32024": "token-failed", "-32040": "state-unavailable", "-32041": "state-corrupt", "-32050": "cert-unreadable",
 	"-32051": "key-not-found", "-32060": "unsupported", "-32080": "busy", "-32081": "rate-limited", "-32000": "internal",
+	"-32090": "ca-unreachable", "-32091": "ca-untrusted", "-32092": "ca-refused", "-32093": "ca-failed",
+	"-32094": "ca-bad-response", "-32095": "renew-not-open", "-32096": "renew-pending",
 };
 
 function errorFromResponse(error, method) {
@@ -231,6 +275,8 @@ export async function connect({ url = defaultUrl(), reconnect = true, backoff = 
  *   "token.inserted" (a token.list entry), "token.removed" ({serial, label}),
  *   "pin.locked" ({serial, label, rule}), "cert.expiring" (a cert.list entry),
  *   "device.changed" (a key, reader or card event: {event, time, model, reader, atr, usb}),
+ *   "renew.progress" ({serial, step, index, total, detail}: only to the connection running
+ *   renew.start; {@link Agent#renewStart} also hands them to its `onProgress`),
  *   and any other method the agent pushes;
  * - "notification": every notification, as {method, params};
  * - "open": {url} — each time the socket opens (first time and after a reconnect);
@@ -261,6 +307,8 @@ export class Agent {
 		this._everOpened = false;
 		this._opening = null;
 		this._userClosed = false;
+		/** renewStart calls in flight, in the order sent: {token, serial, onProgress}. */
+		this._renewals = [];
 	}
 
 	/** The WebSocket URL. */
@@ -418,6 +466,8 @@ export class Agent {
 			return;
 		if (typeof msg.method === "string" && !("id" in msg)) {
 			const params = msg.params === undefined ? {} : msg.params;
+			if (msg.method === "renew.progress")
+				this._renewProgress(params);
 			this._emit(msg.method, params);
 			this._emit("notification", { method: msg.method, params });
 			return;
@@ -431,6 +481,34 @@ export class Agent {
 			p.reject(errorFromResponse(msg.error, p.method));
 		else
 			p.resolve(msg.result);
+	}
+
+	/*
+	 * A renew.progress to the renewStart call it belongs to. The agent renews one key at a time and
+	 * sends a call's steps before its answer, so a notification goes to the call already bound to its
+	 * serial, else to the call in flight not yet bound whose token is that serial, else to the first
+	 * one not yet bound (its token was left out, or is a label); that call is then bound to the serial.
+	 */
+	_renewProgress(params) {
+		if (!params || typeof params !== "object" || typeof params.serial !== "string")
+			return;
+		const serial = params.serial;
+		let r = this._renewals.find((x) => x.serial === serial);
+		if (!r) {
+			const free = this._renewals.filter((x) => x.serial === null);
+			r = free.find((x) => x.token === serial) || free[0];
+			if (r)
+				r.serial = serial;
+		}
+		if (r && r.onProgress) {
+			try {
+				r.onProgress(params);
+			} catch (e) {
+				setTimeout(() => {
+					throw e;
+				});
+			}
+		}
 	}
 
 	_emit(event, arg) {
@@ -633,6 +711,65 @@ export class Agent {
 		if (firstIssued)
 			params.first_issued = String(firstIssued);
 		return this.call("diagnose", withToken(params, token), options);
+	}
+
+	/**
+	 * `renew.check`: whether the key's certificate may be renewed online now and what the new one
+	 * would be (R-R2…R-R5, read from the certificate on the key; the key and the CA are not touched,
+	 * no PIN). Offline, so it works even when the agent has no CA configured.
+	 *
+	 * @param {object} [args]
+	 * @param {string} [args.token] serial or label (may be left out when one key is inserted)
+	 * @param {{timeout?: number}} [options]
+	 * @returns {Promise<object>} {token_serial, token_label,
+	 *   certificate: {subject, subject_cn, serial, not_after, days_left, days_expired, status},
+	 *   renewal: {open, opens_on, closes_on, rule ("R-R3" | "R-R4" | "R-R5"), expected_not_after
+	 *   ("YYYY-MM-DD"), in_progress, journal_state}}
+	 * @throws {NoTokenError|UkeyError|ConnectionError} (cert-unreadable: nothing to renew)
+	 */
+	renewCheck({ token } = {}, options = {}) {
+		return this.call("renew.check", withToken({}, token), options);
+	}
+
+	/**
+	 * `renew.start`: renew the key's certificate online (or finish a renewal begun earlier): log in
+	 * with the PIN (counted, R-P1; never retried), make a new key pair on the key, ask the CA, check
+	 * and write the new certificate, remove the old pair. The PIN stays the same (R-P4). The agent
+	 * needs a CA (ukeyd --ca-url, --ca-trust). The steps come as they start, in order: "login",
+	 * "keygen", "request", "verify", "write", "remove-old", "done" (a resumed renewal skips the steps
+	 * already done); each is given to `onProgress` as {serial, step, index (1…7), total (7), detail
+	 * (keygen: the key type, request: the CA's URL, done: the new end date; else null)}.
+	 *
+	 * After any error the old certificate still works; calling renewStart again carries on.
+	 *
+	 * @param {object} args
+	 * @param {string} args.pin
+	 * @param {string} [args.token] serial or label
+	 * @param {boolean} [args.force=false] ask the CA even outside the online window (R-R2): the CA decides
+	 * @param {(progress: {serial: string, step: string, index: number, total: number, detail: string|null}) => void} [args.onProgress]
+	 * @param {{timeout?: number}} [options] timeout in ms (default 180000: the CA may take up to 30 s per request)
+	 * @returns {Promise<object>} the renewCheck object plus {result: "renewed", new_not_after: "YYYY-MM-DD",
+	 *   warning: null | string (the CA's dates differ from what R-R3/R-R4 give: the CA decides)}
+	 * @throws {PinIncorrectError|PinLockedError} wrong PIN (`triesLeft`), or locked (R-P2)
+	 * @throws {RenewNotOpenError} not open now (R-R2, R-R5); no PIN tried
+	 * @throws {RenewPendingError} the CA holds the order (R-R6): try again later
+	 * @throws {CaError} ca-unreachable (`notConfigured`: the agent has no --ca-url), ca-untrusted, ca-refused, ca-failed, ca-bad-response
+	 * @throws {NoTokenError|UkeyError|ConnectionError} e.g. token-removed
+	 */
+	renewStart({ pin, token, force = false, onProgress } = {}, { timeout = 180000 } = {}) {
+		if (onProgress !== undefined && onProgress !== null && typeof onProgress !== "function")
+			return Promise.reject(new TypeError("renewStart: onProgress must be a function"));
+		const entry = { token: token === undefined || token === null || token === "" ? null : String(token), serial: null, onProgress: onProgress || null };
+		this._renewals.push(entry);
+		const params = withToken({ pin: String(pin ?? "") }, token);
+		if (force)
+			params.force = true;
+		// Sent at once; neither the PIN nor params outlive this function (the entry holds no PIN).
+		return this.call("renew.start", params, { timeout }).finally(() => {
+			const i = this._renewals.indexOf(entry);
+			if (i >= 0)
+				this._renewals.splice(i, 1);
+		});
 	}
 
 	/**
