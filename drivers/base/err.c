@@ -57,10 +57,10 @@ static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
 	[UKEY_E_PCSC_UNAVAILABLE - UKEY_E_BASE] = { "pcsc-unavailable",
 						    N_("The smart card service (pcscd) is not running: start it with "
 						       "'sudo systemctl start pcscd.socket'"),
-						    UKEY_EXIT_FAILURE, -32080 },
+						    UKEY_EXIT_FAILURE, -32085 },
 	[UKEY_E_USB_UNAVAILABLE - UKEY_E_BASE] = { "usb-unavailable",
 						   N_("USB devices cannot be listed on this computer"),
-						   UKEY_EXIT_FAILURE, -32081 },
+						   UKEY_EXIT_FAILURE, -32086 },
 	[UKEY_E_CA_UNREACHABLE - UKEY_E_BASE] = { "ca-unreachable",
 						  N_("The CA cannot be reached: check the network and the CA address, "
 						     "then try again"),
@@ -82,7 +82,7 @@ static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
 						 N_("The renewal waits at the CA: run 'ukey renew --resume' later"),
 						 UKEY_EXIT_RENEW_PENDING, -32096 },
 	[UKEY_E_MODEL_DB - UKEY_E_BASE] = { "model-db", N_("The token model database is missing or malformed"),
-					    UKEY_EXIT_FAILURE, -32082 },
+					    UKEY_EXIT_FAILURE, -32087 },
 };
 
 static const struct err_entry *lookup(int r)

@@ -22,6 +22,9 @@ static void every_code_complete(void **state)
 		/* JSON-RPC 2.0: -32000 … -32099 is the server range; -32602 is "invalid params". */
 		if ((rpc > -32000 || rpc < -32099) && rpc != -32602)
 			fail_msg("code %d (%s) has JSON-RPC code %d", code, id, rpc);
+		/* The server's own errors (PROTOCOL.md): busy and rate-limited never come from this table. */
+		if (rpc == -32080 || rpc == -32081)
+			fail_msg("code %d (%s) takes the server's JSON-RPC code %d", code, id, rpc);
 	}
 }
 

@@ -169,6 +169,7 @@ const CODE_IDS = {
 	"-32051": "key-not-found", "-32060": "unsupported", "-32080": "busy", "-32081": "rate-limited", "-32000": "internal",
 	"-32090": "ca-unreachable", "-32091": "ca-untrusted", "-32092": "ca-refused", "-32093": "ca-failed",
 	"-32094": "ca-bad-response", "-32095": "renew-not-open", "-32096": "renew-pending",
+	"-32085": "pcsc-unavailable", "-32086": "usb-unavailable", "-32087": "model-db",
 };
 
 function errorFromResponse(error, method) {
