@@ -48,6 +48,8 @@ static int err_from_scard(LONG rv, const char *call)
 		return -UKEY_E_CANCELLED;
 	case SCARD_E_TIMEOUT:
 		return -ETIMEDOUT;
+	case SCARD_E_SHARING_VIOLATION:
+		return -EBUSY; /* another program holds the card exclusively */
 	default:
 		log_debug("%s: %s (0x%lx)", call, pcsc_stringify_error(rv), (unsigned long)rv);
 		return -UKEY_E_TOKEN_FAILED;

@@ -54,7 +54,8 @@ int ukey_pcsc_list(struct ukey_pcsc_reader **ret, size_t *ret_n);
  * card is pulled (it then ends and frees itself), never the caller.
  * Returns 0 with *ret filled (answered or not), -UKEY_E_NO_TOKEN when the
  * reader has no card, -UKEY_E_PCSC_UNAVAILABLE when pcscd is gone,
- * -UKEY_E_TOKEN_FAILED when the card refuses the connection.
+ * -EBUSY when another program holds the card exclusively, -UKEY_E_TOKEN_FAILED when the card refuses the
+ * connection.
  */
 int ukey_pcsc_probe(const char *reader, unsigned timeout_ms, struct ukey_pcsc_probe *ret);
 

@@ -273,8 +273,10 @@ static void check_environment(const struct ukey_diagnose_input *in, const struct
 			  "%s is not readable and "
 			  "writable by this user",
 			  key->usb.devnode);
+	/* Another program talking to the card alone (a vendor tool): the key cannot be reached from here, and that
+	 * is this computer's doing, not the key's. */
 	if (key && key->has_reader && key->reader.exclusive)
-		check_add(dg, "environment", "exclusive", N_("No other program holds the reader"), UKEY_CHECK_WARN,
+		check_add(dg, "environment", "exclusive", N_("No other program holds the reader"), UKEY_CHECK_FAIL,
 			  N_("Close the program that holds it (a vendor tool?) or restart pcscd"),
 			  "'%s' is held exclusively", key->reader.name);
 }
@@ -354,8 +356,12 @@ static void check_card(const struct ukey_device_list *list, const struct ukey_de
 			  N_("The chip does not answer: R-D2"), "pcscd reports the card mute (no answer to reset)");
 		return;
 	}
-	r = ukey_pcsc_probe(key->reader.name, UKEY_PCSC_PROBE_TIMEOUT_MS, &probe);
-	if (r < 0)
+	r = key->reader.exclusive ? -EBUSY : ukey_pcsc_probe(key->reader.name, UKEY_PCSC_PROBE_TIMEOUT_MS, &probe);
+	if (r == -EBUSY)
+		/* Held exclusively by another program: the chip cannot be asked, which says nothing about it. */
+		check_add(dg, "reader", "card-answers", N_("Card answers"), UKEY_CHECK_SKIPPED, NULL,
+			  "another program holds the card exclusively");
+	else if (r < 0)
 		check_add(dg, "reader", "card-answers", N_("Card answers"), UKEY_CHECK_FAIL,
 			  N_("Plug the key in again and repeat; the chip refused the connection"), "%s",
 			  ukey_strerror(r));

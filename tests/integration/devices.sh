@@ -268,6 +268,28 @@ diagnose_answering_card_without_token_is_environment() {
 	check "$OUT" '[.checks[] | select(.id == "token")][0].status == "fail"' "no token"
 }
 
+# ENVIRONMENT, not R-D2: a card another program holds exclusively (a vendor tool) cannot be asked; that is this
+# computer's doing, and the verdict says which program's hold to end.
+diagnose_exclusive_holder_is_environment() {
+	setup_pcscd
+	vcard_start card
+	sleep 0.6
+	mkfifo "$T/hold.fifo"
+	"$PCSC_PROBE" --hold-exclusive "$R0" >"$T/hold.fifo" 2>>"$T/hold.log" &
+	local holder=$!
+	local line
+	IFS= read -r -t 5 line <"$T/hold.fifo" || fail "the holder did not start"
+	[[ $line == *'"holding"'* ]] || fail "holder said: $line"
+	sleep 0.6 # pcscd's next poll shows the reader exclusive
+	ukey diagnose --json --led steady
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	((RC == 0)) || fail "exit $RC"
+	check "$OUT" '.verdict.code == "ENVIRONMENT" and .verdict.media_fault == false' "verdict ENVIRONMENT, not R-D2"
+	check "$OUT" '[.checks[] | select(.id == "exclusive")][0].status == "fail"' "the exclusive hold named"
+	check "$OUT" '[.checks[] | select(.id == "card-answers")][0].status == "skipped"' "the chip not judged"
+}
+
 [[ $# -eq 1 ]] || die "usage: bash $(basename "$0") CASE_FUNCTION"
 declare -F "$1" >/dev/null || die "no case '$1' in $(basename "$0")"
 "$1"
