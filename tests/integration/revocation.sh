@@ -12,35 +12,10 @@
 
 . "$(dirname "$0")/lib.sh"
 
-[[ -x ${UKEY_REFCA_BIN:-} ]] || die "UKEY_REFCA_BIN is not set or not executable (run the tests through ctest)"
-export UKEY_REFCA_BIN
+. "$(dirname "$0")/lib-refca.sh"
+
 # diagnose: pcscd is "not running" on every machine alike (a software token needs none).
 export PCSCLITE_CSOCK_NAME=$T/no-pcscd.comm
-CA=$T/ca
-DAY=86400
-"$UKEY_REFCA_BIN" init "$CA" >/dev/null || die "ukey-refca init failed"
-
-# ca_start: the CA on a free loopback port; sets CA_BASE (https://127.0.0.1:PORT) and CA_PID.
-ca_start() {
-	local i
-	: >"$T/ca.out"
-	"$UKEY_REFCA_BIN" serve "$CA" --port 0 "$@" >"$T/ca.out" 2>>"$T/ca.log" &
-	CA_PID=$!
-	BG_PIDS+=("$CA_PID")
-	for ((i = 0; i < 100; i++)); do
-		if [[ $(head -n1 "$T/ca.out") =~ ^listening\ on\ (https://127\.0\.0\.1:[0-9]+)/$ ]]; then
-			CA_BASE=${BASH_REMATCH[1]}
-			return 0
-		fi
-		sleep 0.05
-	done
-	die "ukey-refca did not start: $(cat "$T/ca.log")"
-}
-
-ca_stop() {
-	kill -TERM "$CA_PID" 2>/dev/null || true
-	wait "$CA_PID" 2>/dev/null || true
-}
 
 # ca_requests PATH: how many requests for PATH the CA has logged.
 ca_requests() {

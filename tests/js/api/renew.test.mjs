@@ -3,36 +3,17 @@
 // with renew.progress notifications, the PIN counted like everywhere (R-P1) and the CLI's rules (R-R2, R-R3).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
 
-import { PIN, WRONG, Sandbox, run, until } from '../lib/agent.mjs';
+import { PIN, WRONG, Sandbox, run, startRefCa } from '../lib/agent.mjs';
 
 const T = { timeout: 60000 };
 const DAY = 86400;
 const REFCA = process.env.UKEY_REFCA_BIN;
 
-// The reference CA in the sandbox, on a free port; stopped with the test. mktoken finds ukey-refca on PATH.
-async function startCa(t, sb, args = ['--autopay']) {
-	if (!REFCA)
-		throw new Error('SETUP ERROR: UKEY_REFCA_BIN is not set (run through ctest)');
-	process.env.PATH = `${path.dirname(REFCA)}:${process.env.PATH}`;
-	const dir = path.join(sb.root, 'ca');
-	const init = await run(REFCA, ['init', dir]);
-	if (init.code !== 0)
-		throw new Error(`SETUP ERROR: ukey-refca init: ${init.stderr}`);
-	const ca = spawn(REFCA, ['serve', dir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
-	let out = '';
-	ca.stdout.on('data', (d) => (out += d));
-	t.after(() => ca.kill('SIGTERM'));
-	const port = await until(() => /listening on https:\/\/127\.0\.0\.1:(\d+)\//.exec(out)?.[1], 'the CA to listen', 10000);
-	return { dir, url: `https://127.0.0.1:${port}/.well-known/est`, trust: path.join(dir, 'ca.pem') };
-}
-
 async function setup(t, daysLeft) {
 	const sb = await Sandbox.create(t);
-	const ca = await startCa(t, sb);
+	const ca = await startRefCa(t, sb);
 	const serial = await sb.mktoken('--refca', ca.dir, '--not-before', `-${(365 - daysLeft) * DAY}`,
 		'--not-after', `+${daysLeft * DAY}`);
 	const agent = await sb.startAgent({ args: ['--ca-url', ca.url, '--ca-trust', ca.trust] });
@@ -91,7 +72,7 @@ test('R-R2: outside the window renew.start is refused before any PIN is tried', 
 
 test('an agent without a CA says so; renew.check still works offline', T, async (t) => {
 	const sb = await Sandbox.create(t);
-	const ca = await startCa(t, sb);
+	const ca = await startRefCa(t, sb);
 	await sb.mktoken('--refca', ca.dir, '--not-after', `+${30 * DAY}`);
 	const agent = await sb.startAgent();
 	const page = await agent.page();
@@ -103,7 +84,7 @@ test('an agent without a CA says so; renew.check still works offline', T, async 
 
 test('R-R6: an order waiting at the CA is renew-pending; a new page hears renew.pending; paid, renew.start finishes', T, async (t) => {
 	const sb = await Sandbox.create(t);
-	const ca = await startCa(t, sb, ['--retry-after', '5']); // no --autopay: the order waits for payment
+	const ca = await startRefCa(t, sb, ['--retry-after', '5']); // no --autopay: the order waits for payment
 	const serial = await sb.mktoken('--refca', ca.dir, '--not-before', `-${335 * DAY}`, '--not-after', `+${30 * DAY}`);
 	const agent = await sb.startAgent({ args: ['--ca-url', ca.url, '--ca-trust', ca.trust] });
 	const page = await agent.page();

@@ -10,11 +10,9 @@
 // comes from it (mktoken --refca), and ukeyd gets --ca-url and --ca-trust.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
 
-import { PIN, WRONG, Sandbox, run, until } from '../lib/agent.mjs';
+import { PIN, WRONG, Sandbox, run, startRefCa } from '../lib/agent.mjs';
 import { UI_MS, offLoopback, withBrowser } from './browser.mjs';
 
 const T = { timeout: 90000 };
@@ -24,27 +22,10 @@ const STEPS = ['login', 'keygen', 'request', 'verify', 'write', 'remove-old', 'd
 // The renewal's own wait: keygen, a TLS request to the CA and the writes, on a slow machine.
 const RENEW_MS = 45000;
 
-// The reference CA in the sandbox, on a free port; stopped with the test. mktoken finds ukey-refca on PATH.
-async function startCa(t, sb, args = ['--autopay']) {
-	if (!REFCA)
-		throw new Error('SETUP ERROR: UKEY_REFCA_BIN is not set (run through ctest)');
-	process.env.PATH = `${path.dirname(REFCA)}:${process.env.PATH}`;
-	const dir = path.join(sb.root, 'ca');
-	const init = await run(REFCA, ['init', dir]);
-	if (init.code !== 0)
-		throw new Error(`SETUP ERROR: ukey-refca init: ${init.stderr}`);
-	const ca = spawn(REFCA, ['serve', dir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
-	let out = '';
-	ca.stdout.on('data', (d) => (out += d));
-	t.after(() => ca.kill('SIGTERM'));
-	const port = await until(() => /listening on https:\/\/127\.0\.0\.1:(\d+)\//.exec(out)?.[1], 'the CA to listen', 10000);
-	return { dir, port: Number(port), url: `https://127.0.0.1:${port}/.well-known/est`, trust: path.join(dir, 'ca.pem') };
-}
-
 // A key whose certificate (from the reference CA) has daysLeft left, and ukeyd with the CA (or without: ca false).
 async function setup(t, daysLeft, { caArgs, ca: withCa = true, label = 'renew key' } = {}) {
 	const sb = await Sandbox.create(t);
-	const ca = await startCa(t, sb, caArgs);
+	const ca = await startRefCa(t, sb, caArgs);
 	const serial = await sb.mktoken('--refca', ca.dir, '--label', label, '--cn', 'Beijing Test Unit', '--org', 'Test Org',
 		'--not-before', `-${(365 - daysLeft) * DAY}`, '--not-after', `+${daysLeft * DAY}`);
 	const agent = await sb.startAgent({ args: withCa ? ['--ca-url', ca.url, '--ca-trust', ca.trust] : [] });

@@ -710,3 +710,25 @@ export function filesUnder(dir) {
 		walk(dir);
 	return out;
 }
+
+// ---------------------------------------------------------------- the reference CA
+
+// startRefCa(t, sb, args): the reference CA (tests/ca, ukey-refca; UKEY_REFCA_BIN) made in the sandbox and
+// serving on a free loopback port, stopped after the test t. mktoken --refca finds ukey-refca on PATH.
+// Resolves {dir, port, url (the EST base), trust (its ca.pem)}.
+export async function startRefCa(t, sb, args = ['--autopay']) {
+	const refca = process.env.UKEY_REFCA_BIN;
+	if (!refca)
+		throw new Error('SETUP ERROR: UKEY_REFCA_BIN is not set (run through ctest)');
+	process.env.PATH = `${path.dirname(refca)}:${process.env.PATH}`;
+	const dir = path.join(sb.root, 'ca');
+	const init = await run(refca, ['init', dir]);
+	if (init.code !== 0)
+		throw new Error(`SETUP ERROR: ukey-refca init: ${init.stderr}`);
+	const ca = spawn(refca, ['serve', dir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+	let out = '';
+	ca.stdout.on('data', (d) => (out += d));
+	t.after(() => ca.kill('SIGTERM'));
+	const port = await until(() => /listening on https:\/\/127\.0\.0\.1:(\d+)\//.exec(out)?.[1], 'the CA to listen', 10000);
+	return { dir, port: Number(port), url: `https://127.0.0.1:${port}/.well-known/est`, trust: path.join(dir, 'ca.pem') };
+}
