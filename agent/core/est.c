@@ -13,12 +13,12 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
-#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "base/err.h"
 #include "base/log.h"
 #include "est.h"
+#include "http.h"
 
 void ukey_est_result_clear(struct ukey_est_result *r)
 {
@@ -111,203 +111,44 @@ out:
 	return r;
 }
 
-/* A response body, capped; header values EST cares about. */
-struct response {
-	char *body;
-	size_t len;
-	bool too_big;
-	char content_type[128];
-	long retry_after;
-	char order[64];
-};
-
-static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+/* One request to the CA: GET, or POST of the DER body base64-encoded (RFC 7030 4.1.3). url is the caller's. */
+static int request_url(const struct ukey_est *est, const char *url, const char *content_type, const uint8_t *body,
+		       size_t body_len, struct ukey_http_response *resp)
 {
-	struct response *resp = userdata;
-	size_t len = size * n;
-	char *grown;
+	const struct ukey_http_request req = {
+		.url = url,
+		.trust_pem = est->trust_pem,
+		.timeout_s = est->timeout_s > 0 ? est->timeout_s : (long)UKEY_CA_TIMEOUT_S,
+		.cap = UKEY_CA_MAX_RESPONSE,
+		.post_type = content_type,
+		.post_base64 = true,
+		.post = body,
+		.post_len = body_len,
+		.client_cert = est->client_cert,
+		.client_key = est->client_key,
+	};
 
-	if (len > UKEY_CA_MAX_RESPONSE - resp->len) {
-		resp->too_big = true;
-		return 0; /* curl stops with CURLE_WRITE_ERROR */
-	}
-	grown = realloc(resp->body, resp->len + len + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + resp->len, data, len);
-	resp->body = grown;
-	resp->len += len;
-	resp->body[resp->len] = '\0';
-	return len;
-}
-
-/* Copy a header value (after "Name:"), trimmed, printable ASCII only, or nothing. */
-static void header_value(const char *line, size_t len, size_t skip, char *out, size_t size)
-{
-	size_t i = skip, o = 0;
-
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	while (len > i && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' '))
-		len--;
-	for (; i < len && o + 1 < size; i++) {
-		if (line[i] < 0x20 || line[i] > 0x7e) {
-			o = 0;
-			break;
-		}
-		out[o++] = line[i];
-	}
-	out[o] = '\0';
-}
-
-static size_t on_header(char *data, size_t size, size_t n, void *userdata)
-{
-	struct response *resp = userdata;
-	size_t len = size * n;
-	char value[64];
-
-	if (len > 14 && strncasecmp(data, "Content-Type:", 13) == 0)
-		header_value(data, len, 13, resp->content_type, sizeof(resp->content_type));
-	else if (len > 13 && strncasecmp(data, "X-Ukey-Order:", 13) == 0)
-		header_value(data, len, 13, resp->order, sizeof(resp->order));
-	else if (len > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
-		char *end;
-		long v;
-
-		header_value(data, len, 12, value, sizeof(value));
-		errno = 0;
-		v = strtol(value, &end, 10);
-		/* RFC 9110 also allows an HTTP date; a CA sending one gets our default instead. */
-		if (!errno && end != value && *end == '\0' && v >= 0)
-			resp->retry_after = v > UKEY_CA_MAX_RETRY_AFTER ? UKEY_CA_MAX_RETRY_AFTER : v;
-	}
-	return len;
-}
-
-/* The token's key and the current certificate go to OpenSSL here: libcurl never sees a key file or a PIN. */
-static CURLcode on_ssl_ctx(CURL *curl, void *sslctx, void *userdata)
-{
-	const struct ukey_est *est = userdata;
-	SSL_CTX *ctx = sslctx;
-
-	(void)curl;
-	if (!est->client_cert || !est->client_key)
-		return CURLE_OK;
-	if (SSL_CTX_use_certificate(ctx, est->client_cert) != 1 || SSL_CTX_use_PrivateKey(ctx, est->client_key) != 1)
-		return CURLE_SSL_CERTPROBLEM;
-	return CURLE_OK;
-}
-
-static int err_from_curl(CURLcode c, const char *url)
-{
-	switch (c) {
-	case CURLE_OK:
-		return 0;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-		return -UKEY_E_CA_UNREACHABLE;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CONNECT_ERROR:
-		return -UKEY_E_CA_UNTRUSTED;
-	case CURLE_SSL_CERTPROBLEM:
-		return -UKEY_E_TOKEN_FAILED;
-	case CURLE_WRITE_ERROR:
-	case CURLE_WEIRD_SERVER_REPLY:
-		return -UKEY_E_CA_BAD_RESPONSE;
-	default:
-		log_debug("%s: curl: %s", url, curl_easy_strerror(c));
-		return -UKEY_E_CA_UNREACHABLE;
-	}
-}
-
-/* One request to the CA: GET when body is NULL, else POST of base64(body) as content_type. Takes url. */
-static int request_url(const struct ukey_est *est, char *url, const char *content_type, const uint8_t *body,
-		       size_t body_len, struct response *resp, long *ret_status)
-{
-	struct curl_slist *headers = NULL;
-	char *b64 = NULL;
-	CURL *curl;
-	CURLcode c;
-	int r;
-
-	/* https only: the CA is reached over TLS, verified, always. */
-	if (strncasecmp(url, "https://", 8) != 0) {
-		free(url);
-		return -UKEY_E_USAGE;
-	}
-	if (!(curl = curl_easy_init())) {
-		free(url);
-		return -ENOMEM;
-	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (est->trust_pem)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, est->trust_pem);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, est->timeout_s > 0 ? est->timeout_s : (long)UKEY_CA_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
-	curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-	curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, (void *)est);
-	/* The key is on the token: a session cache would not be shared, and each request re-authenticates anyway. */
-	curl_easy_setopt(curl, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-	if (body) {
-		char type[160];
-		size_t cap = 4 * ((body_len + 2) / 3) + 1;
-
-		r = -ENOMEM;
-		if (!(b64 = malloc(cap)))
-			goto out;
-		EVP_EncodeBlock((unsigned char *)b64, body, (int)body_len);
-		snprintf(type, sizeof(type), "Content-Type: %s", content_type);
-		if (!(headers = curl_slist_append(headers, type)) ||
-		    !(headers = curl_slist_append(headers, "Content-Transfer-Encoding: base64")))
-			goto out;
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, b64);
-	}
-	c = curl_easy_perform(curl);
-	if (c != CURLE_OK) {
-		r = resp->too_big ? -UKEY_E_CA_BAD_RESPONSE : err_from_curl(c, url);
-		log_debug("%s: %s", url, curl_easy_strerror(c));
-		goto out;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, ret_status);
-	r = 0;
-out:
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	free(b64);
-	free(url);
-	return r;
+	return ukey_http_perform(&req, resp);
 }
 
 /* An EST operation under the configured base URL. */
 static int request(const struct ukey_est *est, const char *op, const char *content_type, const uint8_t *body,
-		   size_t body_len, struct response *resp, long *ret_status)
+		   size_t body_len, struct ukey_http_response *resp)
 {
 	char *url = NULL;
+	int r;
 
 	if (!est->base_url)
 		return -UKEY_E_USAGE;
 	if (asprintf(&url, "%s/%s", est->base_url, op) < 0)
 		return -ENOMEM;
-	return request_url(est, url, content_type, body, body_len, resp, ret_status);
+	r = request_url(est, url, content_type, body, body_len, resp);
+	free(url);
+	return r;
 }
 
 /* A refusal's text, for the user: a short text/plain body, or the "message" of a JSON one, sanitised. */
-static void refusal_message(const struct response *resp, char *out, size_t size)
+static void refusal_message(const struct ukey_http_response *resp, char *out, size_t size)
 {
 	const char *text = NULL;
 	cJSON *doc = NULL;
@@ -317,10 +158,10 @@ static void refusal_message(const struct response *resp, char *out, size_t size)
 	if (!resp->body)
 		return;
 	if (strncasecmp(resp->content_type, "text/plain", 10) == 0) {
-		text = resp->body;
+		text = (const char *)resp->body;
 		len = resp->len;
 	} else if (strncasecmp(resp->content_type, "application/json", 16) == 0 &&
-		   (doc = cJSON_ParseWithLength(resp->body, resp->len))) {
+		   (doc = cJSON_ParseWithLength((const char *)resp->body, resp->len))) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, "message");
 
 		if (cJSON_IsString(m)) {
@@ -356,35 +197,33 @@ static bool is_pkcs7(const char *content_type)
 
 int ukey_est_cacerts(const struct ukey_est *est, STACK_OF(X509) * *ret)
 {
-	struct response resp = { 0 };
-	long status = 0;
+	struct ukey_http_response resp = { 0 };
 	int r;
 
-	if ((r = request(est, "cacerts", NULL, NULL, 0, &resp, &status)) < 0)
+	if ((r = request(est, "cacerts", NULL, NULL, 0, &resp)) < 0)
 		goto out;
-	if (status != 200)
-		r = status_error(status);
+	if (resp.status != 200)
+		r = status_error(resp.status);
 	else if (!is_pkcs7(resp.content_type))
 		r = -UKEY_E_CA_BAD_RESPONSE;
 	else
-		r = ukey_est_parse_certs(resp.body ? resp.body : "", resp.len, ret);
+		r = ukey_est_parse_certs(resp.body ? (const char *)resp.body : "", resp.len, ret);
 out:
-	free(resp.body);
+	ukey_http_response_clear(&resp);
 	return r;
 }
 
 int ukey_est_simplereenroll(const struct ukey_est *est, const uint8_t *csr, size_t csr_len, struct ukey_est_result *ret)
 {
-	struct response resp = { .retry_after = -1 };
+	struct ukey_http_response resp = { 0 };
 	STACK_OF(X509) *certs = NULL;
-	long status = 0;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if ((r = request(est, "simplereenroll", "application/pkcs10", csr, csr_len, &resp, &status)) < 0)
+	if ((r = request(est, "simplereenroll", "application/pkcs10", csr, csr_len, &resp)) < 0)
 		goto out;
-	ret->http_status = (int)status;
-	if (status == 202) {
+	ret->http_status = (int)resp.status;
+	if (resp.status == 202) {
 		/* RFC 7030 4.2.3: accepted, not issued yet; come back after Retry-After (default: an hour). */
 		ret->pending = true;
 		ret->retry_after = resp.retry_after >= 0 ? resp.retry_after : 3600;
@@ -392,16 +231,16 @@ int ukey_est_simplereenroll(const struct ukey_est *est, const uint8_t *csr, size
 		r = 0;
 		goto out;
 	}
-	if (status != 200) {
+	if (resp.status != 200) {
 		refusal_message(&resp, ret->message, sizeof(ret->message));
-		r = status_error(status);
+		r = status_error(resp.status);
 		goto out;
 	}
 	if (!is_pkcs7(resp.content_type)) {
 		r = -UKEY_E_CA_BAD_RESPONSE;
 		goto out;
 	}
-	if ((r = ukey_est_parse_certs(resp.body ? resp.body : "", resp.len, &certs)) < 0)
+	if ((r = ukey_est_parse_certs(resp.body ? (const char *)resp.body : "", resp.len, &certs)) < 0)
 		goto out;
 	{
 		uint8_t *der = NULL;
@@ -419,7 +258,7 @@ int ukey_est_simplereenroll(const struct ukey_est *est, const uint8_t *csr, size
 	r = 0;
 out:
 	sk_X509_pop_free(certs, X509_free);
-	free(resp.body);
+	ukey_http_response_clear(&resp);
 	return r;
 }
 
@@ -456,12 +295,11 @@ static void copy_date(const cJSON *o, const char *key, char out[static 11])
 int ukey_ca_cert_status(const struct ukey_est *est, const char *serial_hex, struct ukey_ca_status *ret)
 {
 	struct ukey_ca_status st = { 0 };
-	struct response resp = { 0 };
+	struct ukey_http_response resp = { 0 };
 	char serial[80], *origin = NULL, *url = NULL;
 	const cJSON *ren, *v;
 	cJSON *doc = NULL;
 	size_t o = 0;
-	long status = 0;
 	int r;
 
 	if (!est->base_url)
@@ -482,16 +320,16 @@ int ukey_ca_cert_status(const struct ukey_est *est, const char *serial_hex, stru
 		return -ENOMEM;
 	}
 	free(origin);
-	if ((r = request_url(est, url, NULL, NULL, 0, &resp, &status)) < 0)
+	if ((r = request_url(est, url, NULL, NULL, 0, &resp)) < 0)
 		goto out;
-	if (status == 404) {
+	if (resp.status == 404) {
 		/* A CA without this API (plain EST), or one that never issued the certificate: nothing to confirm. */
 		r = 0;
 		goto out;
 	}
-	if (status != 200 || strncasecmp(resp.content_type, "application/json", 16) != 0 ||
-	    !(doc = cJSON_ParseWithLength(resp.body ? resp.body : "", resp.len))) {
-		r = status == 200 ? -UKEY_E_CA_BAD_RESPONSE : status_error(status);
+	if (resp.status != 200 || strncasecmp(resp.content_type, "application/json", 16) != 0 ||
+	    !(doc = cJSON_ParseWithLength(resp.body ? (const char *)resp.body : "", resp.len))) {
+		r = resp.status == 200 ? -UKEY_E_CA_BAD_RESPONSE : status_error(resp.status);
 		goto out;
 	}
 	ren = cJSON_GetObjectItemCaseSensitive(doc, "renewal");
@@ -513,8 +351,9 @@ int ukey_ca_cert_status(const struct ukey_est *est, const char *serial_hex, stru
 		snprintf(st.rule, sizeof(st.rule), "%s", v->valuestring);
 	r = 0;
 out:
+	free(url);
 	cJSON_Delete(doc);
-	free(resp.body);
+	ukey_http_response_clear(&resp);
 	if (r == 0)
 		*ret = st;
 	return r;

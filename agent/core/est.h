@@ -14,8 +14,6 @@
 #define UKEY_CA_MAX_CERTS 16
 /* How long one request may take, connect included (a CA that is slow is reported as such, not waited on). */
 #define UKEY_CA_TIMEOUT_S 30
-/* A Retry-After beyond a week is a CA bug; it is capped. */
-#define UKEY_CA_MAX_RETRY_AFTER (7 * 86400L)
 
 struct ukey_est {
 	const char *base_url; /* the EST base, e.g. https://ca.example:8443/.well-known/est (no trailing slash) */

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -20,6 +19,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "revocation-internal.h"
+#include "http.h"
 #include "revocation.h"
 
 /* A certificate from a token is a few KiB; more is not a certificate we check. */
@@ -441,103 +441,49 @@ static void cert_urls(X509 *cert, struct urls *u)
 	ERR_clear_error();
 }
 
+/* A fetched or cached answer: DER bytes, malloc'd. */
 struct body {
 	uint8_t *data;
 	size_t len;
-	size_t cap;
-	bool too_big;
 };
 
-static size_t on_body(char *data, size_t size, size_t n, void *userdata)
-{
-	struct body *b = userdata;
-	size_t len = size * n;
-	uint8_t *grown;
-
-	if (len > b->cap - b->len) {
-		b->too_big = true;
-		return 0; /* curl stops with CURLE_WRITE_ERROR */
-	}
-	grown = realloc(b->data, b->len + len + 1);
-	if (!grown)
-		return 0;
-	memcpy(grown + b->len, data, len);
-	b->data = grown;
-	b->len += len;
-	return len;
-}
-
 /*
- * One request: GET, or POST of body as post_type. The settings are est.c's
- * (TLS 1.2+, peer and name verified against the trust, timeouts, no
- * redirects, capped body) with one difference: plain http is allowed here.
- * OCSP responses and CRLs are signed by the CA and verified above, so the
- * transport adds nothing to their trust, and CAs commonly publish them over
- * http only (RFC 5280 4.2.1.13, RFC 6960 A.1). No other request of ukey may
- * use http.
+ * One request: GET, or POST of body as post_type, with est.c's settings (http.c) and one difference: plain
+ * http is allowed here. OCSP responses and CRLs are signed by the CA and verified above, so the transport adds
+ * nothing to their trust, and CAs commonly publish them over http only (RFC 5280 4.2.1.13, RFC 6960 A.1).
  */
 static enum ukey_revocation_why fetch(const struct ukey_revocation *rv, const char *url, const char *post_type,
 				      const uint8_t *post, size_t post_len, size_t cap, struct body *ret)
 {
-	struct curl_slist *headers = NULL;
-	bool https = strncasecmp(url, "https://", 8) == 0;
-	enum ukey_revocation_why why = UKEY_REVOCATION_WHY_UNREACHABLE;
-	long status = 0;
-	CURL *curl;
-	CURLcode c;
+	const struct ukey_http_request req = {
+		.url = url,
+		.allow_http = true,
+		.trust_pem = rv->trust_pem,
+		.timeout_s = rv->timeout_s,
+		.connect_timeout_s = rv->timeout_s < UKEY_REVOCATION_CONNECT_TIMEOUT_S
+					     ? rv->timeout_s
+					     : (long)UKEY_REVOCATION_CONNECT_TIMEOUT_S,
+		.cap = cap,
+		.post_type = post_type,
+		.post = post,
+		.post_len = post_len,
+	};
+	struct ukey_http_response resp;
+	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	ret->cap = cap;
-	if (!(curl = curl_easy_init()))
-		return UKEY_REVOCATION_WHY_UNREACHABLE;
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, https ? "https" : "http");
-	curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (rv->trust_pem)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, rv->trust_pem);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, rv->timeout_s);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
-			 rv->timeout_s < UKEY_REVOCATION_CONNECT_TIMEOUT_S ? rv->timeout_s
-									   : (long)UKEY_REVOCATION_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, ret);
-	if (post) {
-		char type[96];
-
-		snprintf(type, sizeof(type), "Content-Type: %s", post_type);
-		if (!(headers = curl_slist_append(headers, type)))
-			goto out;
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, (const char *)post);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)post_len);
-	}
-	c = curl_easy_perform(curl);
-	if (c != CURLE_OK) {
-		log_debug("'%s': %s", url, curl_easy_strerror(c));
+	r = ukey_http_perform(&req, &resp);
+	if (r < 0 || resp.status != 200 || resp.len == 0) {
+		log_debug("'%s': %s, HTTP %ld, %zu bytes", url, r < 0 ? ukey_strerror(r) : "answered", resp.status,
+			  resp.len);
+		ukey_http_response_clear(&resp);
 		/* Too big is an answer that is not what it should be, not a silent server. */
-		if (ret->too_big || c == CURLE_FILESIZE_EXCEEDED)
-			why = UKEY_REVOCATION_WHY_NOT_VERIFIABLE;
-		goto out;
+		return r == -UKEY_E_CA_BAD_RESPONSE ? UKEY_REVOCATION_WHY_NOT_VERIFIABLE
+						    : UKEY_REVOCATION_WHY_UNREACHABLE;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200 || ret->len == 0) {
-		log_debug("'%s': HTTP %ld, %zu bytes", url, status, ret->len);
-		goto out;
-	}
-	why = UKEY_REVOCATION_WHY_NONE;
-out:
-	if (why != UKEY_REVOCATION_WHY_NONE) {
-		free(ret->data);
-		memset(ret, 0, sizeof(*ret));
-	}
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	return why;
+	ret->data = resp.body;
+	ret->len = resp.len;
+	return UKEY_REVOCATION_WHY_NONE;
 }
 
 static enum ukey_revocation_why ocsp_query(const struct ukey_revocation *rv, const char *url, X509 *cert, X509 *issuer,
