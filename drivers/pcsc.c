@@ -144,6 +144,31 @@ static int establish(SCARDCONTEXT *ret)
 	return 0;
 }
 
+/* The readers of ctx and the state of each now (st[i].szReader points into names). */
+static int read_readers(SCARDCONTEXT ctx, char (*names)[UKEY_PCSC_READER_NAME_MAX], SCARD_READERSTATE *st,
+			size_t *ret_n)
+{
+	size_t n = 0;
+	LONG rv;
+	int r;
+
+	if ((r = list_names(ctx, names, &n)) < 0)
+		return r;
+	memset(st, 0, UKEY_PCSC_MAX_READERS * sizeof(*st));
+	for (size_t i = 0; i < n; i++) {
+		st[i].szReader = names[i];
+		st[i].dwCurrentState = SCARD_STATE_UNAWARE;
+	}
+	if (n) {
+		rv = SCardGetStatusChange(ctx, 0, st, (DWORD)n);
+		/* A timeout here only means nothing differs from "unaware"; the states are filled either way. */
+		if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
+			return err_from_scard(rv, "SCardGetStatusChange");
+	}
+	*ret_n = n;
+	return 0;
+}
+
 int ukey_pcsc_list(struct ukey_pcsc_reader **ret, size_t *ret_n)
 {
 	char names[UKEY_PCSC_MAX_READERS][UKEY_PCSC_READER_NAME_MAX];
@@ -151,24 +176,12 @@ int ukey_pcsc_list(struct ukey_pcsc_reader **ret, size_t *ret_n)
 	struct ukey_pcsc_reader *readers = NULL;
 	SCARDCONTEXT ctx = 0;
 	size_t n = 0;
-	LONG rv;
 	int r;
 
 	if ((r = establish(&ctx)) < 0)
 		return r;
-	if ((r = list_names(ctx, names, &n)) < 0 || n == 0)
+	if ((r = read_readers(ctx, names, st, &n)) < 0 || n == 0)
 		goto out;
-	memset(st, 0, sizeof(st));
-	for (size_t i = 0; i < n; i++) {
-		st[i].szReader = names[i];
-		st[i].dwCurrentState = SCARD_STATE_UNAWARE;
-	}
-	rv = SCardGetStatusChange(ctx, 0, st, (DWORD)n);
-	/* A timeout here only means nothing differs from "unaware"; the states are filled either way. */
-	if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) {
-		r = err_from_scard(rv, "SCardGetStatusChange");
-		goto out;
-	}
 	readers = calloc(n, sizeof(*readers));
 	if (!readers) {
 		r = -ENOMEM;
@@ -443,22 +456,11 @@ static int relist(struct ukey_pcsc_watch *w, SCARDCONTEXT ctx, bool report)
 	char names[UKEY_PCSC_MAX_READERS][UKEY_PCSC_READER_NAME_MAX];
 	SCARD_READERSTATE st[UKEY_PCSC_MAX_READERS];
 	struct watched old[UKEY_PCSC_MAX_READERS];
-	size_t n, n_old = w->n_readers;
-	LONG rv;
+	size_t n = 0, n_old = w->n_readers;
 	int r;
 
-	if ((r = list_names(ctx, names, &n)) < 0)
+	if ((r = read_readers(ctx, names, st, &n)) < 0)
 		return r;
-	memset(st, 0, sizeof(st));
-	for (size_t i = 0; i < n; i++) {
-		st[i].szReader = names[i];
-		st[i].dwCurrentState = SCARD_STATE_UNAWARE;
-	}
-	if (n) {
-		rv = SCardGetStatusChange(ctx, 0, st, (DWORD)n);
-		if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
-			return err_from_scard(rv, "SCardGetStatusChange");
-	}
 	memcpy(old, w->readers, sizeof(old));
 	for (size_t i = 0; i < n; i++) {
 		struct watched *rd = &w->readers[i];
