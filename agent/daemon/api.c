@@ -1107,6 +1107,13 @@ void ukey_api_connected(struct ukey_api *api, uint64_t conn_id)
 	enqueue(api, job);
 }
 
+void ukey_api_disconnected(struct ukey_api *api, uint64_t conn_id)
+{
+	/* Signing sessions arrive with the session methods; a connection owns nothing else on the worker side. */
+	(void)api;
+	(void)conn_id;
+}
+
 struct ukey_api_reply *ukey_api_take_reply(struct ukey_api *api)
 {
 	struct ukey_api_reply *reply;

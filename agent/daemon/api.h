@@ -65,6 +65,9 @@ void ukey_api_request_free(cJSON *req);
 /* ukey_api_connected: queue the greeting work for a new connection (cert.expiring notifications). */
 void ukey_api_connected(struct ukey_api *api, uint64_t conn_id);
 
+/* ukey_api_disconnected: a connection closed: its signing sessions end (the key is logged out when no other uses it). */
+void ukey_api_disconnected(struct ukey_api *api, uint64_t conn_id);
+
 /* ukey_api_take_reply: the oldest queued reply, or NULL. The caller frees it with ukey_api_reply_free(). */
 struct ukey_api_reply *ukey_api_take_reply(struct ukey_api *api);
 

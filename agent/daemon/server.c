@@ -348,6 +348,7 @@ static void conn_closed(struct ukey_server *srv, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	srv->nconns--;
+	ukey_api_disconnected(srv->api, c->id);
 	if (c->rx) {
 		OPENSSL_cleanse(c->rx, c->rx_len);
 		free(c->rx);
