@@ -140,12 +140,14 @@ int ukey_access_check(const struct ukey_access_policy *p, const struct ukey_acce
 	return UKEY_ACCESS_LOCAL;
 }
 
-bool ukey_access_share_ok(unsigned total, unsigned group, unsigned own, bool is_own)
+bool ukey_access_share_ok(unsigned total, unsigned group, unsigned own, enum ukey_access_client kind)
 {
-	if (total >= UKEY_WS_MAX_CONNECTIONS || group >= UKEY_WS_MAX_PER_ORIGIN)
+	if (total >= UKEY_WS_MAX_CONNECTIONS ||
+	    group >= (kind == UKEY_ACCESS_LOCAL ? UKEY_WS_MAX_LOCAL : UKEY_WS_MAX_PER_ORIGIN))
 		return false;
 	/* Everyone but the agent's own page together leaves the reserve free. */
-	if (!is_own && total - own >= UKEY_WS_MAX_CONNECTIONS - UKEY_WS_RESERVED_OWN)
+	if (kind != UKEY_ACCESS_OWN_PAGE &&
+	    (own > total || total - own >= UKEY_WS_MAX_CONNECTIONS - UKEY_WS_RESERVED_OWN))
 		return false;
 	return true;
 }

@@ -7,10 +7,16 @@
 #include <stddef.h>
 #include <time.h>
 
-/* Connections (PROTOCOL.md, "Limits"): the whole agent, one origin (local programs count as one), the own page's reserve. */
+/*
+ * Connections (PROTOCOL.md, "Limits"): the whole agent; one web origin;
+ * local programs (one group: they proved with the API token that they run
+ * as this user, so the limit keeps pages from starving them, not them from
+ * anything); kept free for the agent's own page.
+ */
 #define UKEY_WS_MAX_CONNECTIONS 128
 #define UKEY_WS_MAX_PER_ORIGIN 32
 #define UKEY_WS_RESERVED_OWN 16
+#define UKEY_WS_MAX_LOCAL (UKEY_WS_MAX_CONNECTIONS - UKEY_WS_RESERVED_OWN)
 /* Requests per second of one origin, all its connections together (token bucket). */
 #define UKEY_WS_RATE_PER_SEC 20
 #define UKEY_WS_RATE_BURST 40
@@ -73,14 +79,15 @@ int ukey_access_check(const struct ukey_access_policy *p, const struct ukey_acce
 		      size_t size, const char **ret_why);
 
 /*
- * ukey_access_share_ok: whether one more connection fits. total: the
- * agent's connections; group: those of the same origin (local programs
- * are one group); own: those of the agent's own page. One origin holds at
- * most UKEY_WS_MAX_PER_ORIGIN, and all but the own page together leave
+ * ukey_access_share_ok: whether one more connection of a client of this
+ * kind fits. total: the agent's connections; group: those of the same
+ * origin (local programs are one group); own: those of the agent's own
+ * page. A web origin holds at most UKEY_WS_MAX_PER_ORIGIN, local programs
+ * UKEY_WS_MAX_LOCAL, and all but the own page together leave
  * UKEY_WS_RESERVED_OWN free, so a page that opens connections in a loop
  * starves neither the others nor the agent's own page.
  */
-bool ukey_access_share_ok(unsigned total, unsigned group, unsigned own, bool is_own);
+bool ukey_access_share_ok(unsigned total, unsigned group, unsigned own, enum ukey_access_client kind);
 
 /* A token bucket: UKEY_WS_RATE_PER_SEC a second, up to UKEY_WS_RATE_BURST. */
 struct ukey_access_bucket {

@@ -214,7 +214,7 @@ static const char *handshake_refusal(struct ukey_server *srv, struct lws *wsi, s
 	if (peer_is_same_user(wsi) != 1)
 		return "the client is not this user's";
 	count_conns(srv, origin, &group, &own);
-	if (!ukey_access_share_ok(srv->nconns, group, own, kind == UKEY_ACCESS_OWN_PAGE))
+	if (!ukey_access_share_ok(srv->nconns, group, own, (enum ukey_access_client)kind))
 		return "connection limit (the agent's, or this origin's share)";
 	c->kind = (enum ukey_access_client)kind;
 	snprintf(c->origin, sizeof(c->origin), "%s", origin);

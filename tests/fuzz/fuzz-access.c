@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	ukey_access_host_ok(&p, &h.host);
 	if (size >= 4)
-		ukey_access_share_ok(data[1], data[2], data[3], data[0] & 4);
+		ukey_access_share_ok(data[1], data[2], data[3], (enum ukey_access_client)((data[0] >> 2) % 3));
 	free(copy);
 	return 0;
 }

@@ -188,18 +188,24 @@ static void origins_and_tokens(void **state)
 /* Issue 12, finding 3: one origin cannot take every connection; the own page keeps a reserve. */
 static void connection_shares(void **state)
 {
+	const enum ukey_access_client page = UKEY_ACCESS_PAGE, own = UKEY_ACCESS_OWN_PAGE, local = UKEY_ACCESS_LOCAL;
+
 	(void)state;
-	assert_true(ukey_access_share_ok(0, 0, 0, false));
-	assert_true(ukey_access_share_ok(31, 31, 0, false));
-	assert_false(ukey_access_share_ok(32, UKEY_WS_MAX_PER_ORIGIN, 0, false));
-	assert_false(ukey_access_share_ok(32, UKEY_WS_MAX_PER_ORIGIN, 32, true));
+	assert_true(ukey_access_share_ok(0, 0, 0, page));
+	assert_true(ukey_access_share_ok(31, 31, 0, page));
+	assert_false(ukey_access_share_ok(32, UKEY_WS_MAX_PER_ORIGIN, 0, page));
+	assert_false(ukey_access_share_ok(32, UKEY_WS_MAX_PER_ORIGIN, 32, own));
+	/* Local programs are one group, with room for the benchmark's 100 clients, but not the own page's. */
+	assert_true(ukey_access_share_ok(100, 100, 0, local));
+	assert_false(ukey_access_share_ok(112, UKEY_WS_MAX_LOCAL, 0, local));
 	/* 112 connections of others: another origin is refused, the own page still gets in. */
-	assert_false(ukey_access_share_ok(112, 0, 0, false));
-	assert_true(ukey_access_share_ok(112, 0, 0, true));
-	assert_true(ukey_access_share_ok(127, 15, 15, true));
-	assert_false(ukey_access_share_ok(UKEY_WS_MAX_CONNECTIONS, 0, 16, true));
+	assert_false(ukey_access_share_ok(112, 0, 0, page));
+	assert_false(ukey_access_share_ok(112, 0, 0, local));
+	assert_true(ukey_access_share_ok(112, 0, 0, own));
+	assert_true(ukey_access_share_ok(127, 15, 15, own));
+	assert_false(ukey_access_share_ok(UKEY_WS_MAX_CONNECTIONS, 0, 16, own));
 	/* Own-page connections do not use up the others' part. */
-	assert_true(ukey_access_share_ok(120, 0, 10, false));
+	assert_true(ukey_access_share_ok(120, 0, 10, page));
 }
 
 /* Issue 12, finding 4: one bucket for all of an origin's connections: a burst of 40, then 20 a second. */

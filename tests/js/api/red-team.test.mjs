@@ -250,9 +250,9 @@ test('api/security/one-origin-cannot-take-every-connection: its 33rd is refused;
 	assert.equal((await portal.request('agent.info')).origin, other, 'another origin gets in');
 	const local = await agent.local();
 	assert.equal((await local.request('agent.info')).origin, null, 'a local program gets in');
-	// Local programs are one group with a share of their own.
-	const locals = await open(agent, 31, { token: agent.apiToken() });
-	assert.equal(await agent.refusal({ token: agent.apiToken() }), 403, 'the 33rd local program');
+	// Local programs (this user, with the API token) are one group with a larger share: the benchmark runs 100.
+	const locals = await open(agent, 40, { token: agent.apiToken() });
+	assert.equal((await locals[39].request('agent.info')).origin, null);
 	await Promise.all([...hogs, ...locals].map((c) => c.terminate()));
 });
 
