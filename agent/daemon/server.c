@@ -71,7 +71,7 @@ struct ukey_server {
 	volatile sig_atomic_t stop;
 	struct lws_protocols protocols[2];
 	struct lws_http_mount mount;
-	struct lws_protocol_vhost_options headers[6];
+	struct lws_protocol_vhost_options headers[4];
 };
 
 /*
