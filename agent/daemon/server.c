@@ -301,6 +301,8 @@ static void rx_clear(struct conn *c)
 /* Append a fragment; a buffer outgrown is wiped before it is freed (realloc would leave the old copy behind). */
 static int rx_append(struct conn *c, const void *in, size_t len)
 {
+	if (len == 0)
+		return 0; /* an empty frame: nothing to copy, and c->rx may still be NULL */
 	if (len > UKEY_WS_MAX_MESSAGE - c->rx_len)
 		return -EMSGSIZE;
 	if (c->rx_len + len > c->rx_cap) {
@@ -334,7 +336,7 @@ static void conn_message(struct ukey_server *srv, struct conn *c)
 	struct timespec now;
 	cJSON *req = NULL;
 	const cJSON *id;
-	int r = ukey_rpc_parse(c->rx, c->rx_len, &req, &err);
+	int r = ukey_rpc_parse(c->rx ? c->rx : "", c->rx_len, &req, &err);
 
 	/* The message may hold a PIN: nothing of it stays in our buffers (the request's strings are wiped when freed). */
 	rx_clear(c);
