@@ -18,8 +18,8 @@
 //   UKEY_BENCH_SIGN_COUNT   sign calls measured, one at a time (default 500; 10 warm-up calls first);
 //                           as many pin.verify calls follow, to show what of a sign is login and logout
 //   UKEY_BENCH_LIST_S       seconds of token.list per concurrency level (default 5; the first 10% warm up)
-//   UKEY_BENCH_LEVELS       concurrent clients per level, comma-separated (default 1,10,100; at most 128,
-//                           the agent's connection cap)
+//   UKEY_BENCH_LEVELS       concurrent clients per level, comma-separated (default 1,10,100; at most 112,
+//                           the agent's share of connections for local programs)
 //   UKEY_BENCH_IDLE_S       idle period for RSS and CPU, in seconds (default 60)
 //   UKEY_BENCH_STARTS       agent starts timed; the median is printed (default 5)
 //   UKEY_BENCH_TIMEOUT_S    one call, one connect or one start may take this long before the
