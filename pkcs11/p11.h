@@ -10,6 +10,10 @@
 
 #include <openssl/types.h>
 
+#include "cert.h"
+#include "token-objects.h"
+#include "watch.h"
+
 /*
  * This layer knows PKCS#11 and X.509, nothing about CA rules, the PIN
  * lockout or JSON (those live in agent/).
@@ -65,59 +69,6 @@ struct ukey_token_info {
 	unsigned long max_pin_len;
 };
 
-enum ukey_key_match {
-	UKEY_KEY_MATCH_UNKNOWN, /* no public key object with the certificate's CKA_ID */
-	UKEY_KEY_MATCH_YES, /* the public key object with the same CKA_ID holds the certificate's key */
-	UKEY_KEY_MATCH_NO, /* it holds a different key: the certificate is not for this key */
-};
-
-#define UKEY_P11_ID_MAX 64
-
-/*
- * What a key is, as the code decides on it; the display string ("RSA-3072",
- * "EC-secp384r1") is only for people. Values are stored in the renewal
- * journal: append, never renumber. The SKF backend adds SM2 here.
- */
-enum ukey_key_kind {
-	UKEY_KEY_RSA_2048,
-	UKEY_KEY_EC_P256,
-	UKEY_KEY_RSA_OTHER, /* RSA of another size */
-	UKEY_KEY_EC_OTHER, /* EC on another curve */
-	UKEY_KEY_UNKNOWN,
-};
-
-/* ukey_key_kind_is_rsa / _is_ec: the algorithm family, which decides the signing mechanisms. */
-static inline bool ukey_key_kind_is_rsa(enum ukey_key_kind k)
-{
-	return k == UKEY_KEY_RSA_2048 || k == UKEY_KEY_RSA_OTHER;
-}
-
-static inline bool ukey_key_kind_is_ec(enum ukey_key_kind k)
-{
-	return k == UKEY_KEY_EC_P256 || k == UKEY_KEY_EC_OTHER;
-}
-
-/* A certificate object. When readable is false only label and id are set. */
-struct ukey_cert_info {
-	char *label;
-	uint8_t id[UKEY_P11_ID_MAX];
-	size_t id_len;
-	bool readable;
-	char *subject; /* RFC 2253 one-line form, UTF-8 */
-	char *subject_cn; /* NULL when absent */
-	char *subject_o;
-	char *issuer;
-	char *issuer_cn;
-	char *serial_hex;
-	time_t not_before;
-	time_t not_after;
-	char *key_type; /* for people: "RSA-2048", "EC-P-256", … */
-	enum ukey_key_kind key_kind; /* for code */
-	enum ukey_key_match key_match;
-	uint8_t *der;
-	size_t der_len;
-};
-
 /* A key object. Private keys are usually CKA_PRIVATE: visible only while the user is logged in. */
 struct ukey_key_info {
 	char *label;
@@ -153,22 +104,6 @@ int ukey_p11_rescan(struct ukey_p11 *p11);
 
 /* ukey_p11_needs_polling: whether the module shows new tokens only after ukey_p11_rescan() (no slot events). */
 bool ukey_p11_needs_polling(const struct ukey_p11 *p11);
-
-/*
- * Change notification for a module that reports no slot events but keeps its
- * tokens in files (SoftHSM2): an fd that becomes readable when a token may
- * have come or gone (UKEY_P11_WATCH_TOKENS: re-initialise to see it) or its
- * objects changed (UKEY_P11_WATCH_OBJECTS). ukey_p11_watch_open returns
- * -ENOTSUP for other modules; then polling is the way.
- */
-struct ukey_p11_watch;
-#define UKEY_P11_WATCH_TOKENS 1
-#define UKEY_P11_WATCH_OBJECTS 2
-int ukey_p11_watch_open(struct ukey_p11 *p11, struct ukey_p11_watch **ret);
-int ukey_p11_watch_fd(const struct ukey_p11_watch *w);
-/* ukey_p11_watch_drain: read what happened since the last call (non-blocking): UKEY_P11_WATCH_* bits, 0 for nothing. */
-int ukey_p11_watch_drain(struct ukey_p11_watch *w);
-struct ukey_p11_watch *ukey_p11_watch_free(struct ukey_p11_watch *w);
 
 /* ukey_p11_path: the module path given to ukey_p11_load(). Owned by p11. */
 const char *ukey_p11_path(const struct ukey_p11 *p11);
@@ -233,19 +168,6 @@ void ukey_key_info_free_array(struct ukey_key_info *keys, size_t n);
 /* Cap on objects read per class: a token holding more is hostile or broken. */
 #define UKEY_P11_MAX_OBJECTS 256
 
-/* ukey_cert_info_free_array: free what ukey_p11_certs() returned. NULL-safe. */
-void ukey_cert_info_free_array(struct ukey_cert_info *certs, size_t n);
-
-/*
- * ukey_cert_info_from_der: parse one DER certificate into *ret (exposed for
- * tests and the fuzz target). Returns 0, or -UKEY_E_CERT_UNREADABLE with
- * *ret untouched.
- */
-int ukey_cert_info_from_der(const uint8_t *der, size_t len, struct ukey_cert_info *ret);
-
-/* ukey_cert_info_clear: free the members of one entry. */
-void ukey_cert_info_clear(struct ukey_cert_info *c);
-
 /*
  * ukey_session_open: open a read-write session on the token with this
  * serial (the token is looked up afresh, so a token moved to another slot
@@ -291,54 +213,6 @@ int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, 
  */
 int ukey_session_sign_digest(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
 			     const uint8_t *digest, size_t digest_len, uint8_t **ret_sig, size_t *ret_len);
-
-/* Object classes for ukey_session_destroy / ukey_session_objects. */
-enum ukey_obj {
-	UKEY_OBJ_CERT = 1 << 0,
-	UKEY_OBJ_PRIVATE_KEY = 1 << 1,
-	UKEY_OBJ_PUBLIC_KEY = 1 << 2,
-	UKEY_OBJ_ALL = UKEY_OBJ_CERT | UKEY_OBJ_PRIVATE_KEY | UKEY_OBJ_PUBLIC_KEY,
-};
-
-/*
- * ukey_session_generate_key: a new key pair ON the token (C_GenerateKeyPair;
- * the private key sensitive and not extractable), both halves with CKA_ID id
- * and CKA_LABEL label. Needs a login. -UKEY_E_UNSUPPORTED when the token
- * cannot make that kind of key.
- */
-int ukey_session_generate_key(struct ukey_session *s, enum ukey_key_kind kind, const uint8_t *id, size_t id_len,
-			      const char *label);
-
-/* ukey_session_public_key: the public key object with CKA_ID id as an EVP_PKEY (caller frees). */
-int ukey_session_public_key(struct ukey_session *s, const uint8_t *id, size_t id_len, EVP_PKEY **ret);
-
-/*
- * ukey_session_write_cert: store a DER certificate as a public token object
- * with CKA_ID id and CKA_LABEL label, and the CKA_SUBJECT, CKA_ISSUER and
- * CKA_SERIAL_NUMBER other programs look it up by. -UKEY_E_CERT_UNREADABLE
- * when der is not one DER certificate.
- */
-int ukey_session_write_cert(struct ukey_session *s, const uint8_t *id, size_t id_len, const char *label,
-			    const uint8_t *der, size_t der_len);
-
-/*
- * ukey_session_destroy: remove the objects of the given classes (enum
- * ukey_obj bits) with CKA_ID id; finding none is success (a step repeated
- * after a crash). An empty id is refused.
- */
-int ukey_session_destroy(struct ukey_session *s, unsigned classes, const uint8_t *id, size_t id_len);
-
-/* ukey_session_objects: which of certificate, private and public key with CKA_ID id exist (enum ukey_obj bits). */
-unsigned ukey_session_objects(struct ukey_session *s, const uint8_t *id, size_t id_len);
-
-/*
- * ukey_session_make_csr: a PKCS#10 request for subject (DER X509_NAME) with
- * the public key of CKA_ID id, signed on the token by that key (SHA-256;
- * RSA PKCS#1 v1.5 or ECDSA), checked before it is returned. Needs a login.
- * *ret is malloc'd DER.
- */
-int ukey_session_make_csr(struct ukey_session *s, const uint8_t *id, size_t id_len, const uint8_t *subject_der,
-			  size_t subject_len, uint8_t **ret, size_t *ret_len);
 
 /*
  * ukey_session_tls_key: the private key with CKA_ID id as an EVP_PKEY that

@@ -17,6 +17,7 @@
 #include "diagnose.h"
 #include "i18n.h"
 #include "objects.h"
+#include "report.h"
 
 static bool chinese(void)
 {

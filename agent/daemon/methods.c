@@ -16,6 +16,7 @@
 #include "diagnose.h"
 #include "guide.h"
 #include "objects.h"
+#include "report.h"
 #include "store.h"
 
 #define API_VERSION 1

@@ -72,8 +72,6 @@ cJSON *ukey_json_device_event(const struct ukey_device_event *ev);
  * "token", "model", "service", "checks": [{"layer", "id", "title", "status", "evidence", "fix"}]}. */
 struct ukey_diagnosis;
 cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now);
-/* ukey_report_html: the printable one-page report (both languages' labels) from that JSON; malloc'd, NULL on ENOMEM. */
-char *ukey_report_html(const cJSON *doc);
 
 /* `ukey renew --check` and renew.check: {"token_serial", "token_label", "certificate": {…}, "renewal": {"open",
  * "opens_on", "closes_on", "rule", "expected_not_after", "in_progress", "journal_state"}}. */
