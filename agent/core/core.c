@@ -162,6 +162,28 @@ void ukey_sign_key_clear(struct ukey_sign_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
+int ukey_sign_key_copy(const struct ukey_sign_key *k, struct ukey_sign_key *ret)
+{
+	*ret = *k;
+	ret->cert_der = NULL;
+	if (k->cert_der) {
+		if (!(ret->cert_der = malloc(k->cert_len)))
+			return -ENOMEM;
+		memcpy(ret->cert_der, k->cert_der, k->cert_len);
+	}
+	return 0;
+}
+
+static bool mech_fits(enum ukey_sign_mech mech, enum ukey_key_kind kind);
+
+int ukey_core_sign_key_check(const struct ukey_sign_key *k, enum ukey_sign_mech mech, struct ukey_failure *f)
+{
+	/* Without a certificate the kind is unknown: the key itself will answer. */
+	if (k->kind != UKEY_KEY_UNKNOWN && !mech_fits(mech, k->kind))
+		return ukey_failure_set(f, -UKEY_E_UNSUPPORTED, NULL);
+	return 0;
+}
+
 int ukey_sign_mech_parse(const char *name, enum ukey_sign_mech *ret)
 {
 	if (!name || strcmp(name, "rsa-pkcs1-sha256") == 0)
@@ -208,7 +230,7 @@ int ukey_core_sign_key(struct ukey_core *core, const struct ukey_token_info *tok
 		       const char *key_id, struct ukey_sign_key *ret, struct ukey_failure *f)
 {
 	struct ukey_cert_info *certs = NULL;
-	struct ukey_sign_key k = { 0 };
+	struct ukey_sign_key k = { .kind = UKEY_KEY_UNKNOWN };
 	bool found = false;
 	int n, r = 0;
 
@@ -230,6 +252,7 @@ int ukey_core_sign_key(struct ukey_core *core, const struct ukey_token_info *tok
 		if (certs[i].id_len != k.id_len || memcmp(certs[i].id, k.id, k.id_len) != 0)
 			continue;
 		found = true;
+		k.kind = certs[i].key_kind;
 		/* Known before the PIN is used: an ECDSA request for an RSA key costs no try. */
 		if (!mech_fits(mech, certs[i].key_kind)) {
 			r = -UKEY_E_UNSUPPORTED;

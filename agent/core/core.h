@@ -128,9 +128,16 @@ struct ukey_sign_key {
 	size_t id_len;
 	uint8_t *cert_der; /* its certificate (malloc'd), or NULL */
 	size_t cert_len;
+	enum ukey_key_kind kind; /* UKEY_KEY_UNKNOWN without a certificate */
 };
 
 void ukey_sign_key_clear(struct ukey_sign_key *k);
+
+/* ukey_sign_key_copy: a deep copy (the certificate too). 0 or -ENOMEM. */
+int ukey_sign_key_copy(const struct ukey_sign_key *k, struct ukey_sign_key *ret);
+
+/* ukey_core_sign_key_check: whether a key chosen earlier can do mech (-UKEY_E_UNSUPPORTED otherwise). */
+int ukey_core_sign_key_check(const struct ukey_sign_key *k, enum ukey_sign_mech mech, struct ukey_failure *f);
 
 /*
  * ukey_core_sign_key: the private key for mech: key_id (hex CKA_ID), else

@@ -23,9 +23,24 @@ struct sign_session {
 	struct ukey_session *s; /* the logged-in PKCS#11 session; NULL once ended */
 	int ended; /* 0 while live; else why: -UKEY_E_TOKEN_REMOVED, -UKEY_E_SESSION_EXPIRED, -UKEY_E_NOT_LOGGED_IN */
 	bool in_use; /* a worker signs with s now: whoever ends the session leaves s to that worker */
+	bool orphan; /* its connection closed while a worker signed: that worker frees it */
+	/* The key the last sign chose (key_id NULL: the unit's certificate), kept so each sign is one C_Sign. */
+	struct ukey_sign_key key;
+	char *key_id; /* the key_id it was chosen for; NULL: the default */
+	bool has_key;
 	struct timespec last_used; /* CLOCK_MONOTONIC */
 	struct sign_session *next;
 };
+
+/* Close what is left of ss (its PKCS#11 session, if it still has one) and free it. No lock needed: ss is unlinked. */
+static void session_free(struct sign_session *ss)
+{
+	ukey_session_free(ss->s);
+	ukey_sign_key_clear(&ss->key);
+	free(ss->key_id);
+	OPENSSL_cleanse(ss->id, sizeof(ss->id));
+	free(ss);
+}
 
 static double now_s(void)
 {
@@ -163,14 +178,43 @@ int sessions_sign(struct ukey_api *api, struct ukey_core *core, uint64_t conn_id
 	t = ss->token;
 	pthread_mutex_unlock(&api->sessions_lock);
 
+	/* ss's key fields are this worker's while in_use. */
 	f->token = t;
 	f->has_token = true;
-	r = ukey_core_sign_key(core, &t, mech, key_id, ret_key, f);
+	if (!ss->has_key || !ss->key_id != !key_id || (key_id && strcmp(ss->key_id, key_id) != 0)) {
+		ukey_sign_key_clear(&ss->key);
+		free(ss->key_id);
+		ss->key_id = NULL;
+		ss->has_key = false;
+		r = ukey_core_sign_key(core, &t, mech, key_id, &ss->key, f);
+		if (r == 0 && key_id && !(ss->key_id = strdup(key_id))) {
+			ukey_sign_key_clear(&ss->key);
+			r = ukey_failure_set(f, -ENOMEM, NULL);
+		}
+		ss->has_key = r == 0;
+	} else {
+		r = ukey_core_sign_key_check(&ss->key, mech, f);
+	}
 	if (r == 0)
-		r = ukey_core_sign(core, ss->s, ret_key, mech, input, len, is_digest, ret_sig, ret_len, f);
+		r = ukey_core_sign(core, ss->s, &ss->key, mech, input, len, is_digest, ret_sig, ret_len, f);
+	if (r == 0 && (r = ukey_sign_key_copy(&ss->key, ret_key)) < 0)
+		ukey_failure_set(f, r, NULL);
 
 	pthread_mutex_lock(&api->sessions_lock);
 	ss->in_use = false;
+	if (ss->orphan) {
+		struct sign_session **pp;
+
+		for (pp = &api->sessions; *pp && *pp != ss; pp = &(*pp)->next)
+			;
+		if (*pp)
+			*pp = ss->next;
+		if (ss->s)
+			api->live_sessions--;
+		pthread_mutex_unlock(&api->sessions_lock);
+		session_free(ss);
+		return r;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ss->last_used);
 	/* The key went away or logged us out (a wrong PIN elsewhere): the session is over; say so from now on. */
 	if (r == -UKEY_E_TOKEN_REMOVED || r == -UKEY_E_NOT_LOGGED_IN)
@@ -214,9 +258,8 @@ int sessions_close(struct ukey_api *api, uint64_t conn_id, const char *id)
 	if (!ss)
 		return -UKEY_E_SESSION_NOT_FOUND;
 	/* The key is logged out when this was the last session of ours on it (ukey_session_free). */
-	ukey_session_free(closing);
-	OPENSSL_cleanse(ss->id, sizeof(ss->id));
-	free(ss);
+	ss->s = closing;
+	session_free(ss);
 	return 0;
 }
 
@@ -228,8 +271,14 @@ void sessions_end_conn(struct ukey_api *api, uint64_t conn_id)
 	while (*pp) {
 		struct sign_session *ss = *pp;
 
-		/* A session a worker is signing with stays until that worker is done (its connection is gone anyway). */
-		if (ss->conn_id != conn_id || ss->in_use) {
+		if (ss->conn_id != conn_id) {
+			pp = &ss->next;
+			continue;
+		}
+		/* A worker is signing with it: that worker frees it when done. */
+		if (ss->in_use) {
+			ss->orphan = true;
+			ss->conn_id = 0;
 			pp = &ss->next;
 			continue;
 		}
@@ -243,9 +292,7 @@ void sessions_end_conn(struct ukey_api *api, uint64_t conn_id)
 	while (gone) {
 		struct sign_session *next = gone->next;
 
-		ukey_session_free(gone->s);
-		OPENSSL_cleanse(gone->id, sizeof(gone->id));
-		free(gone);
+		session_free(gone);
 		gone = next;
 	}
 }
@@ -326,9 +373,7 @@ void sessions_free_all(struct ukey_api *api)
 	while (api->sessions) {
 		struct sign_session *next = api->sessions->next;
 
-		ukey_session_free(api->sessions->s);
-		OPENSSL_cleanse(api->sessions->id, sizeof(api->sessions->id));
-		free(api->sessions);
+		session_free(api->sessions);
 		api->sessions = next;
 	}
 	api->live_sessions = 0;
