@@ -70,7 +70,7 @@ static int asn1_time_to_time_t(const ASN1_TIME *t, time_t *ret)
 	return 0;
 }
 
-static char *key_type(const EVP_PKEY *pkey)
+static char *key_type(const EVP_PKEY *pkey, enum ukey_key_kind *ret_kind)
 {
 	char buf[64], curve[48];
 	size_t curve_len = 0;
@@ -78,15 +78,23 @@ static char *key_type(const EVP_PKEY *pkey)
 	switch (EVP_PKEY_get_base_id(pkey)) {
 	case EVP_PKEY_RSA:
 		snprintf(buf, sizeof(buf), "RSA-%d", EVP_PKEY_get_bits(pkey));
+		*ret_kind = EVP_PKEY_get_bits(pkey) == 2048 ? UKEY_KEY_RSA_2048 : UKEY_KEY_RSA_OTHER;
 		break;
 	case EVP_PKEY_EC:
-		if (EVP_PKEY_get_utf8_string_param(pkey, "group", curve, sizeof(curve), &curve_len) == 1)
-			snprintf(buf, sizeof(buf), "EC-%s", strcmp(curve, "prime256v1") == 0 ? "P-256" : curve);
-		else
+		*ret_kind = UKEY_KEY_EC_OTHER;
+		if (EVP_PKEY_get_utf8_string_param(pkey, "group", curve, sizeof(curve), &curve_len) == 1) {
+			bool p256 = strcmp(curve, "prime256v1") == 0;
+
+			snprintf(buf, sizeof(buf), "EC-%s", p256 ? "P-256" : curve);
+			if (p256)
+				*ret_kind = UKEY_KEY_EC_P256;
+		} else {
 			snprintf(buf, sizeof(buf), "EC");
+		}
 		break;
 	default:
 		snprintf(buf, sizeof(buf), "%s", OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));
+		*ret_kind = UKEY_KEY_UNKNOWN;
 		break;
 	}
 	return strdup(buf);
@@ -118,7 +126,8 @@ int ukey_cert_info_from_der(const uint8_t *der, size_t len, struct ukey_cert_inf
 	c.subject_o = name_entry(X509_get_subject_name(x), NID_organizationName);
 	c.issuer_cn = name_entry(X509_get_issuer_name(x), NID_commonName);
 	c.serial_hex = hex ? strdup(hex) : NULL;
-	c.key_type = X509_get0_pubkey(x) ? key_type(X509_get0_pubkey(x)) : strdup("unknown");
+	c.key_kind = UKEY_KEY_UNKNOWN;
+	c.key_type = X509_get0_pubkey(x) ? key_type(X509_get0_pubkey(x), &c.key_kind) : strdup("unknown");
 	c.der = malloc(len);
 	if (!c.subject || !c.issuer || !c.serial_hex || !c.key_type || !c.der) {
 		r = -ENOMEM;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +27,51 @@ struct ukey_p11 {
 	CK_FUNCTION_LIST *fl; /* the module's raw function list, for what libp11 lacks */
 	bool initialized_here; /* fl is an instance of our own (p11-kit-proxy): we finalise it */
 	bool static_slots; /* no C_WaitForSlotEvent: new tokens show only after a re-initialisation */
+	/*
+	 * Our open ukey_sessions per slot. PKCS#11 login state belongs to the
+	 * application, not the session: a C_Logout as one session closes would
+	 * log out every other session of ours on the token (ukeyd's signing
+	 * sessions), so only the last one logs out.
+	 */
+	pthread_mutex_t slots_lock;
+	struct slot_count {
+		unsigned long slot_id;
+		unsigned n;
+	} slots[64]; /* guarded by slots_lock */
 };
+
+/* Count a session of ours on slot_id up (+1) or down (-1); returns how many remain open. */
+static unsigned slot_sessions(struct ukey_p11 *p11, unsigned long slot_id, int delta)
+{
+	struct slot_count *free_entry = NULL, *e = NULL;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&p11->slots_lock);
+	for (size_t i = 0; i < sizeof(p11->slots) / sizeof(p11->slots[0]) && !e; i++) {
+		if (p11->slots[i].n && p11->slots[i].slot_id == slot_id)
+			e = &p11->slots[i];
+		else if (!p11->slots[i].n && !free_entry)
+			free_entry = &p11->slots[i];
+	}
+	if (!e && delta > 0 && free_entry) {
+		e = free_entry;
+		e->slot_id = slot_id;
+	}
+	if (e) {
+		if (delta > 0)
+			e->n++;
+		else if (e->n > 0)
+			e->n--;
+		n = e->n;
+	}
+	pthread_mutex_unlock(&p11->slots_lock);
+	return n;
+}
 
 struct ukey_session {
 	struct ukey_p11 *p11;
 	CK_SESSION_HANDLE h; /* our own read-write session */
+	unsigned long slot_id;
 	char serial[UKEY_P11_SERIAL_MAX];
 	bool logged_in;
 	/* Only for a TLS key (ukey_session_tls_key): libp11's slots and the key it made; released last. */
@@ -99,6 +140,7 @@ int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11)
 	p11 = calloc(1, sizeof(*p11));
 	if (!p11)
 		return -ENOMEM;
+	pthread_mutex_init(&p11->slots_lock, NULL);
 	p11->path = strdup(path);
 	p11->ctx = PKCS11_CTX_new();
 	if (!p11->path || !p11->ctx) {
@@ -173,8 +215,14 @@ struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11)
 	if (p11->dl)
 		dlclose(p11->dl);
 	free(p11->path);
+	pthread_mutex_destroy(&p11->slots_lock);
 	free(p11);
 	return NULL;
+}
+
+bool ukey_p11_needs_polling(const struct ukey_p11 *p11)
+{
+	return p11->static_slots;
 }
 
 int ukey_p11_rescan(struct ukey_p11 *p11)
@@ -366,6 +414,48 @@ static int cert_read(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE
 	return c->label ? 0 : -ENOMEM;
 }
 
+int ukey_p11_certs_stamp(struct ukey_p11 *p11, const char *serial, uint64_t *ret)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
+	CK_OBJECT_HANDLE objs[UKEY_P11_MAX_OBJECTS];
+	struct ukey_token_info t;
+	CK_SESSION_HANDLE h;
+	CK_ULONG n = 0;
+	uint64_t stamp = 1469598103934665603ULL; /* FNV-1a */
+	CK_RV rv;
+	int r;
+
+	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0 || (r = ukey_raw_session_open(p11->fl, t.slot_id, &h)) < 0)
+		return r;
+	rv = p11->fl->C_FindObjectsInit(h, &tmpl, 1);
+	if (rv == CKR_OK) {
+		rv = p11->fl->C_FindObjects(h, objs, UKEY_P11_MAX_OBJECTS, &n);
+		p11->fl->C_FindObjectsFinal(h);
+	}
+	/* Sizes only, no values: what changes when a certificate is added, removed or replaced, at a few calls' cost. */
+	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+		uint8_t id[UKEY_P11_ID_MAX];
+		CK_ATTRIBUTE a[2] = { { CKA_ID, id, sizeof(id) }, { CKA_VALUE, NULL, 0 } };
+		CK_ULONG words[2];
+
+		if (p11->fl->C_GetAttributeValue(h, objs[i], a, 2) != CKR_OK)
+			a[0].ulValueLen = a[1].ulValueLen = 0;
+		words[0] = a[0].ulValueLen;
+		words[1] = a[1].ulValueLen;
+		for (size_t k = 0; k < sizeof(words); k++)
+			stamp = (stamp ^ ((const uint8_t *)words)[k]) * 1099511628211ULL;
+		for (CK_ULONG k = 0;
+		     a[0].ulValueLen != CK_UNAVAILABLE_INFORMATION && k < a[0].ulValueLen && k < sizeof(id); k++)
+			stamp = (stamp ^ id[k]) * 1099511628211ULL;
+	}
+	p11->fl->C_CloseSession(h);
+	if (rv != CKR_OK)
+		return ukey_err_from_ckr(rv);
+	*ret = stamp ^ n;
+	return 0;
+}
+
 int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs)
 {
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
@@ -423,6 +513,7 @@ int ukey_session_open(struct ukey_p11 *p11, const char *serial, struct ukey_sess
 	if (!s)
 		return -ENOMEM;
 	s->p11 = p11;
+	s->slot_id = t.slot_id;
 	snprintf(s->serial, sizeof(s->serial), "%s", serial);
 	/* Read-write: C_SetPIN and (later) key generation need it. */
 	rv = p11->fl->C_OpenSession(t.slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->h);
@@ -430,6 +521,7 @@ int ukey_session_open(struct ukey_p11 *p11, const char *serial, struct ukey_sess
 		free(s);
 		return ukey_err_from_ckr(rv);
 	}
+	slot_sessions(p11, s->slot_id, +1);
 	*ret_session = s;
 	return 0;
 }
@@ -438,7 +530,8 @@ struct ukey_session *ukey_session_free(struct ukey_session *s)
 {
 	if (!s)
 		return NULL;
-	if (s->logged_in)
+	/* One PIN, one call: the login ends with the last of our sessions on the key, not before (see slots). */
+	if (slot_sessions(s->p11, s->slot_id, -1) == 0 && s->logged_in)
 		s->p11->fl->C_Logout(s->h);
 	s->p11->fl->C_CloseSession(s->h);
 	/* After our own session: releasing libp11's slots closes every session of the slot (C_CloseAllSessions). */

@@ -73,6 +73,30 @@ enum ukey_key_match {
 
 #define UKEY_P11_ID_MAX 64
 
+/*
+ * What a key is, as the code decides on it; the display string ("RSA-3072",
+ * "EC-secp384r1") is only for people. Values are stored in the renewal
+ * journal: append, never renumber. The SKF backend adds SM2 here.
+ */
+enum ukey_key_kind {
+	UKEY_KEY_RSA_2048,
+	UKEY_KEY_EC_P256,
+	UKEY_KEY_RSA_OTHER, /* RSA of another size */
+	UKEY_KEY_EC_OTHER, /* EC on another curve */
+	UKEY_KEY_UNKNOWN,
+};
+
+/* ukey_key_kind_is_rsa / _is_ec: the algorithm family, which decides the signing mechanisms. */
+static inline bool ukey_key_kind_is_rsa(enum ukey_key_kind k)
+{
+	return k == UKEY_KEY_RSA_2048 || k == UKEY_KEY_RSA_OTHER;
+}
+
+static inline bool ukey_key_kind_is_ec(enum ukey_key_kind k)
+{
+	return k == UKEY_KEY_EC_P256 || k == UKEY_KEY_EC_OTHER;
+}
+
 /* A certificate object. When readable is false only label and id are set. */
 struct ukey_cert_info {
 	char *label;
@@ -87,7 +111,8 @@ struct ukey_cert_info {
 	char *serial_hex;
 	time_t not_before;
 	time_t not_after;
-	char *key_type; /* "RSA-2048", "EC-P-256", … */
+	char *key_type; /* for people: "RSA-2048", "EC-P-256", … */
+	enum ukey_key_kind key_kind; /* for code */
 	enum ukey_key_match key_match;
 	uint8_t *der;
 	size_t der_len;
@@ -99,7 +124,8 @@ struct ukey_key_info {
 	uint8_t id[UKEY_P11_ID_MAX];
 	size_t id_len;
 	bool is_private;
-	char *key_type; /* "RSA-2048", "EC-P-256", "RSA", "EC", "unknown" */
+	char *key_type; /* for people: "RSA-2048", "EC-P-256", "RSA", "EC", "unknown" */
+	enum ukey_key_kind key_kind; /* for code */
 };
 
 struct ukey_p11;
@@ -124,6 +150,9 @@ struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11);
  * open. Returns 1 if re-initialised, 0 if not needed, or a negative error.
  */
 int ukey_p11_rescan(struct ukey_p11 *p11);
+
+/* ukey_p11_needs_polling: whether the module shows new tokens only after ukey_p11_rescan() (no slot events). */
+bool ukey_p11_needs_polling(const struct ukey_p11 *p11);
 
 /* ukey_p11_path: the module path given to ukey_p11_load(). Owned by p11. */
 const char *ukey_p11_path(const struct ukey_p11 *p11);
@@ -158,6 +187,14 @@ int ukey_p11_select(const struct ukey_token_info *tokens, size_t n, const char *
  * ukey_cert_info_free_array()), or a negative error.
  */
 int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs);
+
+/*
+ * ukey_p11_certs_stamp: a cheap fingerprint of the token's certificate
+ * objects (how many, their CKA_IDs and value sizes; no value is read or
+ * parsed): it changes when a certificate is added, removed or replaced.
+ * For a caller that keeps ukey_p11_certs()'s answer and must know when it is stale.
+ */
+int ukey_p11_certs_stamp(struct ukey_p11 *p11, const char *serial, uint64_t *ret);
 
 /*
  * ukey_p11_keys: the key objects (public, and private ones visible without
@@ -238,11 +275,6 @@ int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, 
  */
 int ukey_session_sign_digest(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
 			     const uint8_t *digest, size_t digest_len, uint8_t **ret_sig, size_t *ret_len);
-
-enum ukey_key_kind {
-	UKEY_KEY_RSA_2048,
-	UKEY_KEY_EC_P256,
-};
 
 /* Object classes for ukey_session_destroy / ukey_session_objects. */
 enum ukey_obj {

@@ -270,7 +270,7 @@ out:
 }
 
 /* "RSA-2048" from the modulus, "EC-P-256" from CKA_EC_PARAMS (a named curve OID). */
-static char *raw_key_type(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
+static char *raw_key_type(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o, enum ukey_key_kind *ret_kind)
 {
 	CK_KEY_TYPE kt = CKK_VENDOR_DEFINED;
 	CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
@@ -278,13 +278,17 @@ static char *raw_key_type(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_H
 	size_t len = 0;
 	char buf[64];
 
+	*ret_kind = UKEY_KEY_UNKNOWN;
 	if (fl->C_GetAttributeValue(h, o, &a, 1) != CKR_OK)
 		return strdup("unknown");
 	if (kt == CKK_RSA) {
+		*ret_kind = UKEY_KEY_RSA_OTHER;
 		if (ukey_raw_attr(fl, h, o, CKA_MODULUS, &v, &len) == 0) {
 			BIGNUM *n = BN_bin2bn(v, (int)len, NULL);
 
 			snprintf(buf, sizeof(buf), "RSA-%d", n ? BN_num_bits(n) : 0);
+			if (n && BN_num_bits(n) == 2048)
+				*ret_kind = UKEY_KEY_RSA_2048;
 			BN_free(n);
 		} else
 			snprintf(buf, sizeof(buf), "RSA");
@@ -299,6 +303,7 @@ static char *raw_key_type(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_H
 			nid = oid ? OBJ_obj2nid(oid) : NID_undef;
 			ASN1_OBJECT_free(oid);
 		}
+		*ret_kind = nid == NID_X9_62_prime256v1 ? UKEY_KEY_EC_P256 : UKEY_KEY_EC_OTHER;
 		if (nid == NID_X9_62_prime256v1)
 			snprintf(buf, sizeof(buf), "EC-P-256");
 		else if (nid != NID_undef)
@@ -343,7 +348,7 @@ static int raw_collect_keys(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT
 			memcpy(k->id, v, k->id_len);
 			free(v);
 		}
-		k->key_type = raw_key_type(fl, h, objs[i]);
+		k->key_type = raw_key_type(fl, h, objs[i], &k->key_kind);
 		(*n)++;
 		if (!k->label || !k->key_type)
 			return -ENOMEM;

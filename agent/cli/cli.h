@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "core.h"
 #include "p11.h"
 #include "pin.h"
 #include "revocation.h"
@@ -38,6 +39,12 @@ int cli_p11(struct cli *c, struct ukey_p11 **ret);
 /* cli_store: the state store, opened on first use. Does not report (callers decide how bad it is). */
 int cli_store(struct cli *c, struct ukey_store **ret);
 
+/* cli_core: the core context of this command (module loaded, store opened when it can be). Reports failures. */
+int cli_core(struct cli *c, struct ukey_core *ret);
+
+/* cli_report: report a core failure with its one sentence (ukey_failure_message), rule and PIN state. Returns f->r. */
+int cli_report(struct cli *c, const struct ukey_failure *f);
+
 /* cli_token: the one token the command is about (--token, or the only one inserted). Reports failures. */
 int cli_token(struct cli *c, struct ukey_token_info *ret);
 
@@ -53,7 +60,7 @@ int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state
 /* cli_fail_pin: report a PIN failure (wrong: tries left, R-P1; locked: R-P2) like `ukey pin verify`. Returns r. */
 int cli_fail_pin(struct cli *c, int r, const struct ukey_token_info *t, const struct ukey_pin_state *st);
 
-/* cli_fail_default: report r with the standard sentence for its code (see cli.c). Returns r. */
+/* cli_fail_default: report r with its sentence from the core's table, with this command's context. Returns r. */
 int cli_fail_default(struct cli *c, int r);
 
 /*

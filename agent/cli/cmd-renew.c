@@ -46,184 +46,98 @@ static void on_progress(void *userdata, enum ukey_renew_step step, const char *d
 		detail && *detail ? ": " : "", detail && *detail ? cli_safe(detail) : "");
 }
 
-static int setup(struct cli *c, struct ukey_renew_ctx *ctx, bool need_ca)
+/* What the CA said, in words: open or when it opens, and the end date it would give. */
+static void ca_words(const struct ukey_renew_check *chk)
 {
-	struct ukey_store *store = NULL;
-	int r;
+	const struct ukey_ca_status *cs = &chk->ca;
 
-	memset(ctx, 0, sizeof(*ctx));
-	if ((r = cli_p11(c, &ctx->p11)) < 0)
-		return r;
-	if ((r = cli_store(c, &store)) < 0)
-		return cli_fail_default(c, r);
-	ctx->store = store;
-	ctx->max_tries = c->max_tries;
-	ctx->token = c->cfg.token;
-	ctx->now = time(NULL);
-	ctx->force = c->renew_force;
-	ctx->est.base_url = c->cfg.ca_url;
-	ctx->est.trust_pem = c->cfg.ca_trust;
-	ctx->progress = c->json ? NULL : on_progress;
-	ctx->userdata = c;
-	if (need_ca && !c->cfg.ca_url)
-		return cli_fail(
-			c, -UKEY_E_USAGE, NULL, NULL,
-			_("No CA is configured: give --ca-url https://HOST:PORT/.well-known/est (and --ca-trust "
-			  "CA.pem), or set ca-url in ukey.conf."));
-	return 0;
-}
-
-static int fail_plan(struct cli *c, int r)
-{
-	if (r == -UKEY_E_CERT_UNREADABLE)
-		return cli_fail(c, r, "R-D3", NULL,
-				_("The key holds no readable certificate for its key pair: nothing to renew; see 'ukey "
-				  "diagnose'."));
-	if (r == -UKEY_E_TOKEN_AMBIGUOUS)
-		return cli_fail(c, r, "R-R7", NULL, _("Several keys are inserted: choose one with --token SERIAL."));
-	return cli_fail_default(c, r);
-}
-
-static void not_open_text(struct cli *c, const struct ukey_renew_plan *p)
-{
-	if (p->validity.needs_documents)
-		cli_fail(c, -UKEY_E_RENEW_NOT_OPEN, "R-R5", NULL,
-			 _("The certificate expired %ld days ago: online renewal closed on %s; renewal now needs "
-			   "documents and the CA's approval (R-R5)."),
-			 p->validity.days_expired, p->closes_on);
+	if (cs->open && cs->new_not_after[0])
+		printf(_("The CA says renewal is open (%s): the new certificate would end on %s.\n"), cs->rule,
+		       cs->new_not_after);
+	else if (cs->open)
+		printf(_("The CA says renewal is open (%s).\n"), cs->rule);
+	else if (cs->opens_on[0])
+		printf(_("The CA says renewal is not open (%s): it opens on %s.\n"), cs->rule, cs->opens_on);
 	else
-		cli_fail(
-			c, -UKEY_E_RENEW_NOT_OPEN, "R-R2", NULL,
-			_("Online renewal opens on %s, when fewer than 90 days are left (R-R2); %ld days are left now."),
-			p->opens_on, p->validity.days_left);
-}
-
-static bool ca_agrees(const struct ukey_renew_plan *plan, const struct ukey_ca_status *cs)
-{
-	return cs->open == plan->open && (!plan->open || strcmp(cs->rule, plan->rule) == 0);
-}
-
-/* The CA's word on the plan, when it is configured and has a status API; the CA is the authority. */
-static cJSON *ca_confirmation(const struct ukey_renew_ctx *ctx, const struct ukey_renew_plan *plan,
-			      struct ukey_ca_status *cs, bool *ret_asked)
-{
-	cJSON *o = cJSON_CreateObject();
-	int r;
-
-	*ret_asked = false;
-	memset(cs, 0, sizeof(*cs));
-	if (!ctx->est.base_url) {
-		cJSON_AddBoolToObject(o, "confirmed", false);
-		cJSON_AddStringToObject(o, "why", "no CA configured");
-		return o;
-	}
-	r = ukey_ca_cert_status(&ctx->est, plan->serial_hex, cs);
-	*ret_asked = r == 0 && cs->known;
-	/* Confirmed: the same answer, and when open the same rule (closed, the CA names R-R2 where ukey names the rule
-	 * a renewal would follow). */
-	cJSON_AddBoolToObject(o, "confirmed", *ret_asked && ca_agrees(plan, cs));
-	if (r < 0) {
-		cJSON_AddStringToObject(o, "why", ukey_err_id(r));
-		return o;
-	}
-	if (!cs->known) {
-		cJSON_AddStringToObject(o, "why", "the CA has no status for this certificate");
-		return o;
-	}
-	cJSON_AddNullToObject(o, "why");
-	cJSON_AddBoolToObject(o, "open", cs->open);
-	cJSON_AddStringToObject(o, "rule", cs->rule);
-	cJSON_AddStringToObject(o, "opens_on", cs->opens_on);
-	if (cs->new_not_after[0])
-		cJSON_AddStringToObject(o, "new_not_after", cs->new_not_after);
-	else
-		cJSON_AddNullToObject(o, "new_not_after");
-	cJSON_AddBoolToObject(o, "revoked", cs->revoked);
-	return o;
+		printf(_("The CA says renewal is not open (%s).\n"), cs->rule);
 }
 
 static int renew_check(struct cli *c)
 {
-	struct ukey_renew_ctx ctx;
-	struct ukey_renew_plan plan;
-	struct ukey_ca_status cs;
-	bool asked, open;
-	cJSON *ca;
+	struct ukey_failure f = { 0 };
+	struct ukey_renew_check chk;
+	struct ukey_core core;
+	const struct ukey_renew_plan *plan = &chk.plan;
 	int r;
 
-	if ((r = setup(c, &ctx, false)) < 0)
+	if ((r = cli_core(c, &core)) < 0)
 		return r;
-	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
-		return fail_plan(c, r);
-	ca = ca_confirmation(&ctx, &plan, &cs, &asked);
-	/* Computed here, confirmed by the CA when it answers; where the two differ the CA decides. */
-	open = asked ? cs.open : plan.open;
+	if ((r = ukey_core_renew_check(&core, c->cfg.token, time(NULL), &chk, &f)) < 0)
+		return cli_report(c, &f);
 	if (c->json) {
-		cJSON *o = ukey_json_renew_plan(&plan);
-
-		cJSON_AddItemToObject(o, "ca", ca);
-		cli_print_json(o);
-		return open ? 0 : -UKEY_E_RENEW_NOT_OPEN;
+		cli_print_json(ukey_json_renew_check(&chk));
+		return chk.open ? 0 : -UKEY_E_RENEW_NOT_OPEN;
 	}
-	cJSON_Delete(ca);
-	printf(_("Certificate on \"%s\" (serial %s): %s\n"), cli_safe(plan.token.label), cli_safe(plan.token.serial),
-	       cli_safe(plan.subject_cn[0] ? plan.subject_cn : plan.subject));
-	if (plan.in_progress)
+	printf(_("Certificate on \"%s\" (serial %s): %s\n"), cli_safe(plan->token.label), cli_safe(plan->token.serial),
+	       cli_safe(plan->subject_cn[0] ? plan->subject_cn : plan->subject));
+	if (plan->in_progress)
 		printf(_("A renewal of this key is under way (%s): 'ukey renew --resume' carries it on.\n"),
-		       plan.journal_state);
-	if (asked && !ca_agrees(&plan, &cs))
-		printf(_("The CA's clock or records differ: it says renewal is %s (%s); its word counts.\n"),
-		       cs.open ? _("open") : _("not open"), cs.rule);
-	else if (asked)
-		printf("%s\n", _("The CA confirms it."));
-	else if (ctx.est.base_url)
+		       ukey_renewal_state_id(plan->journal_state));
+	if (chk.ca_asked) {
+		ca_words(&chk);
+		if (!chk.ca_agrees)
+			printf("%s\n", _("ukey's own reading of the rules differs (the CA's clock or records): the CA's "
+					 "word counts."));
+	} else if (core.ca_url) {
 		printf("%s\n", _("The CA could not confirm it: this is ukey's own reading of the rules."));
-	if (!open) {
-		not_open_text(c, &plan);
-		return -UKEY_E_RENEW_NOT_OPEN;
 	}
-	if (asked && cs.new_not_after[0] && !ca_agrees(&plan, &cs))
-		printf(_("The CA would issue a certificate ending on %s (%s).\n"), cs.new_not_after, cs.rule);
-	else if (plan.validity.status == UKEY_VALIDITY_EXPIRED)
+	if (!chk.open) {
+		/* ukey's dates when the CA agrees or was not asked; the CA's word (printed above) when it differs. */
+		if ((!chk.ca_asked || chk.ca_agrees) && ukey_core_renew_window(plan, &f) < 0)
+			return cli_report(c, &f);
+		return cli_fail_default(c, -UKEY_E_RENEW_NOT_OPEN);
+	}
+	if (chk.ca_asked && !chk.ca_agrees)
+		return 0;
+	if (plan->validity.status == UKEY_VALIDITY_EXPIRED)
 		printf(_("Expired %ld days ago: renewal is open until %s (R-R2); the new certificate will run one year "
 			 "from the download, to about %s (%s).\n"),
-		       plan.validity.days_expired, plan.closes_on, plan.expected_not_after, plan.rule);
+		       plan->validity.days_expired, plan->closes_on, plan->expected_not_after, plan->rule);
 	else
 		printf(_("%ld days left: renewal is open (R-R2); the new certificate will end on %s, one year after the "
 			 "current one (%s).\n"),
-		       plan.validity.days_left, plan.expected_not_after, plan.rule);
+		       plan->validity.days_left, plan->expected_not_after, plan->rule);
 	return 0;
 }
 
 static int renew_run(struct cli *c)
 {
-	struct ukey_renew_ctx ctx;
+	struct ukey_failure f = { 0 };
 	struct ukey_renew_plan plan;
 	struct ukey_renew_outcome out;
+	struct ukey_core core;
 	char pin[UKEY_PIN_BUF], prompt[256];
 	int r;
 
-	if ((r = setup(c, &ctx, true)) < 0)
+	if ((r = cli_core(c, &core)) < 0)
 		return r;
-	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
-		return fail_plan(c, r);
-	if (c->renew_mode == CLI_RENEW_RESUME && !plan.in_progress) {
+	r = ukey_core_renew_prepare(&core, c->cfg.token, c->renew_force, true, &plan, &f);
+	/* --resume with nothing under way is not an error, whatever the window says. */
+	if (c->renew_mode == CLI_RENEW_RESUME && plan.token.serial[0] && !plan.in_progress &&
+	    (r == 0 || r == -UKEY_E_RENEW_NOT_OPEN)) {
 		if (c->json) {
 			cJSON *o = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(o, "result", "nothing-to-resume");
 			cli_print_json(o);
 		} else {
-			printf(_("No renewal of \"%s\" is under way: nothing to resume.\n"),
-			       cli_safe(plan.token.label));
+			printf(_("No renewal of \"%s\" is under way: nothing to resume.\n"), cli_safe(plan.token.label));
 		}
 		return 0;
 	}
-	if (!plan.in_progress && !plan.open && !ctx.force) {
-		not_open_text(c, &plan);
-		return -UKEY_E_RENEW_NOT_OPEN;
-	}
-	if (!plan.open && ctx.force && !c->json)
+	if (r < 0)
+		return cli_report(c, &f);
+	if (!plan.open && c->renew_force && !c->json)
 		printf(_("Renewing outside the online window (--force): the CA decides whether it issues.\n"));
 	if (!c->json)
 		printf(_("Renewing \"%s\" on \"%s\" (serial %s); the PIN stays the same (R-P4).\n"),
@@ -235,41 +149,16 @@ static int renew_run(struct cli *c)
 		OPENSSL_cleanse(pin, sizeof(pin));
 		return cli_fail_default(c, r);
 	}
-	r = ukey_renew_run(&ctx, pin, &out);
+	r = ukey_core_renew_run(&core, &plan, pin, c->renew_force, c->json ? NULL : on_progress, c, &out, &f);
 	OPENSSL_cleanse(pin, sizeof(pin));
-	if (r == -UKEY_E_PIN_INCORRECT || r == -UKEY_E_PIN_LOCKED)
-		return cli_fail_pin(c, r, &plan.token, &out.pin);
-	if (r == -UKEY_E_RENEW_PENDING) {
-		char when[32];
-		struct tm tm;
-
-		localtime_r(&out.retry_at, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-		return cli_fail(c, r, "R-R6", NULL,
-				_("The CA holds the order%s%s (payment, or documents and approval): run 'ukey renew "
-				  "--resume' after %s."),
-				out.order[0] ? " " : "", cli_safe(out.order), when);
-	}
-	if (r == -UKEY_E_CA_REFUSED && out.warning[0])
-		return cli_fail(
-			c, r, NULL, NULL,
-			_("The CA refused the renewal: %s. The old certificate still works; 'ukey renew --abort' drops this "
-			  "renewal."),
-			cli_safe(out.warning));
 	if (r < 0)
-		return cli_fail(c, r, NULL, NULL,
-				_("%s. The old certificate is still on the key; 'ukey renew --resume' "
-				  "carries on from here."),
-				_(ukey_strerror(r)));
+		return cli_report(c, &f);
 	if (c->json) {
 		cJSON *o = ukey_json_renew_plan(&plan);
 
 		cJSON_AddStringToObject(o, "result", "renewed");
 		cJSON_AddStringToObject(o, "new_not_after", out.new_not_after);
-		if (out.warning[0])
-			cJSON_AddStringToObject(o, "warning", out.warning);
-		else
-			cJSON_AddNullToObject(o, "warning");
+		ukey_json_add_string_or_null(o, "warning", out.warning[0] ? out.warning : NULL);
 		cli_print_json(o);
 	} else {
 		if (out.warning[0])
@@ -281,31 +170,30 @@ static int renew_run(struct cli *c)
 
 static int renew_abort(struct cli *c)
 {
-	struct ukey_renew_ctx ctx;
+	struct ukey_failure f = { 0 };
 	struct ukey_renew_plan plan;
-	struct ukey_pin_state st = { 0 };
+	struct ukey_core core;
 	char pin[UKEY_PIN_BUF];
 	int r;
 
-	if ((r = setup(c, &ctx, false)) < 0)
+	if ((r = cli_core(c, &core)) < 0)
 		return r;
-	if ((r = ukey_renew_plan(&ctx, &plan)) < 0)
-		return fail_plan(c, r);
+	r = ukey_core_renew_prepare(&core, c->cfg.token, true, false, &plan, &f);
+	if (r < 0)
+		return cli_report(c, &f);
 	if (!plan.in_progress)
 		return cli_fail(c, -UKEY_E_USAGE, NULL, NULL, _("No renewal of this key is under way."));
 	if ((r = ukey_pin_read(_("PIN: "), pin, sizeof(pin))) < 0) {
 		OPENSSL_cleanse(pin, sizeof(pin));
 		return cli_fail_default(c, r);
 	}
-	r = ukey_renew_abort(&ctx, pin, &st);
+	r = ukey_core_renew_abort(&core, &plan, pin, &f);
 	OPENSSL_cleanse(pin, sizeof(pin));
 	if (r == -EBUSY)
 		return cli_fail(c, -UKEY_E_USAGE, NULL, NULL,
 				_("The new certificate is already on the key: finish with 'ukey renew --resume'."));
-	if (r == -UKEY_E_PIN_INCORRECT || r == -UKEY_E_PIN_LOCKED)
-		return cli_fail_pin(c, r, &plan.token, &st);
 	if (r < 0)
-		return cli_fail_default(c, r);
+		return cli_report(c, &f);
 	printf(_("Renewal abandoned: the new key pair is removed, the old certificate stays.\n"));
 	return 0;
 }
@@ -359,7 +247,7 @@ int cmd_orders(struct cli *c, int argc, char **argv)
 			cJSON *o = cJSON_CreateObject();
 
 			cJSON_AddStringToObject(o, "token_serial", list[i].serial);
-			cJSON_AddStringToObject(o, "state", list[i].state);
+			cJSON_AddStringToObject(o, "state", ukey_renewal_state_id(list[i].state));
 			if (list[i].order[0])
 				cJSON_AddStringToObject(o, "order", list[i].order);
 			else
@@ -370,7 +258,7 @@ int cmd_orders(struct cli *c, int argc, char **argv)
 				cJSON_AddNullToObject(o, "retry_after");
 			cJSON_AddItemToArray(arr, o);
 		} else {
-			printf(_("key %s: %s%s%s%s%s\n"), list[i].serial, list[i].state,
+			printf(_("key %s: %s%s%s%s%s\n"), list[i].serial, ukey_renewal_state_id(list[i].state),
 			       list[i].order[0] ? _(", order ") : "", cli_safe(list[i].order),
 			       when[0] ? _(", try again after ") : "", when);
 		}

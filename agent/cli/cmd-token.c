@@ -54,21 +54,20 @@ static void print_col(const char *s, int width)
 
 int cmd_list(struct cli *c, int argc, char **argv)
 {
-	struct ukey_token_info *tokens = NULL;
-	struct ukey_store *store = NULL;
-	struct ukey_p11 *p11 = NULL;
+	struct ukey_token_overview *tokens = NULL;
+	struct ukey_failure f = { 0 };
+	struct ukey_core core;
 	cJSON *doc = NULL, *arr = NULL;
-	int n, r, store_r;
+	int n, r;
 
-	if ((r = no_args(c, argc, argv)) < 0 || (r = cli_p11(c, &p11)) < 0)
+	if ((r = no_args(c, argc, argv)) < 0 || (r = cli_core(c, &core)) < 0)
 		return r;
-	n = ukey_p11_tokens(p11, &tokens);
+	n = ukey_core_overview(&core, &tokens, &f);
 	if (n < 0)
-		return cli_fail_default(c, n);
+		return cli_report(c, &f);
 	/* Listing works without the store; only the tries left are then unknown. */
-	store_r = cli_store(c, &store);
-	if (store_r < 0 && !c->json)
-		fprintf(stderr, _("ukey: warning: PIN tries unknown: %s (\"%s\").\n"), _(ukey_strerror(store_r)),
+	if (core.store_error < 0 && !c->json)
+		fprintf(stderr, _("ukey: warning: PIN tries unknown: %s (\"%s\").\n"), _(ukey_strerror(core.store_error)),
 			c->cfg.state_dir ? c->cfg.state_dir : "");
 	if (c->json) {
 		doc = cJSON_CreateObject();
@@ -83,20 +82,15 @@ int cmd_list(struct cli *c, int argc, char **argv)
 		printf("%s\n", _("CERTS"));
 	}
 	for (int i = 0; i < n; i++) {
-		struct ukey_token_info *t = &tokens[i];
-		struct ukey_cert_info *certs = NULL;
-		struct ukey_pin_state st;
+		const struct ukey_token_info *t = &tokens[i].token;
+		int ncerts = tokens[i].ncerts;
 		char words[64];
-		int ncerts;
 
-		ukey_pin_state(store, t, c->max_tries, &st);
-		ncerts = ukey_p11_certs(p11, t->serial, &certs);
-		ukey_cert_info_free_array(certs, ncerts > 0 ? (size_t)ncerts : 0);
 		if (c->json) {
-			cJSON_AddItemToArray(arr, ukey_json_token(t, &st, ncerts));
+			cJSON_AddItemToArray(arr, ukey_json_token(t, &tokens[i].pin, ncerts));
 			continue;
 		}
-		pin_words(&st, words, sizeof(words));
+		pin_words(&tokens[i].pin, words, sizeof(words));
 		print_col(cli_safe(t->label), 20);
 		print_col(cli_safe(t->serial), 16);
 		print_col(cli_safe(t->model), 16);

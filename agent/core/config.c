@@ -119,6 +119,19 @@ int ukey_config_parse(const char *text, size_t len, struct ukey_config *cfg, uns
 			field = &cfg->ca_url;
 		else if (strcmp(key, "ca-trust") == 0)
 			field = &cfg->ca_trust;
+		else if (strcmp(key, "session-idle") == 0) {
+			char *num_end;
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(value, &num_end, 10);
+			if (errno || *num_end || v == 0 || v > 86400 || value[0] == '-') {
+				*ret_reason = "session-idle wants seconds from 1 to 86400";
+				r = -UKEY_E_USAGE;
+				break;
+			}
+			cfg->session_idle_s = (unsigned)v;
+		}
 		if (field && (r = ukey_config_set(field, value)) < 0)
 			break;
 	}

@@ -15,12 +15,13 @@ struct ukey_config {
 	char *token; /* default --token selector, may be NULL */
 	char *ca_url; /* the CA's EST base URL (https://host:port/.well-known/est), may be NULL */
 	char *ca_trust; /* PEM file of the CA trust anchors for its TLS certificate; NULL: the system's */
+	unsigned session_idle_s; /* ukeyd: a signing session's idle timeout; 0: the default */
 	char *source; /* the file read, or NULL */
 };
 
 /*
  * ukey_config_parse: parse ukey.conf text (`key = value` lines, `#`
- * comments, keys module, state-dir, token, ca-url, ca-trust). On a malformed line returns
+ * comments, keys module, state-dir, token, ca-url, ca-trust, session-idle). On a malformed line returns
  * -UKEY_E_USAGE with the 1-based line number in *ret_line and a static
  * reason in *ret_reason. Known keys fill cfg (replacing earlier values);
  * unknown keys are skipped for forward compatibility.

@@ -10,10 +10,11 @@
 #include "guide.h"
 #include "model.h"
 #include "p11.h"
+#include "rules.h"
 #include "store.h"
 
 /* R-D6: the media fee when a key is replaced outside the warranty or for a fault that is not the media's. */
-#define UKEY_MEDIA_FEE_CNY 80
+#define UKEY_MEDIA_FEE_CNY UKEY_RULE_MEDIA_FEE_CNY
 
 /* What the indicator light does: software cannot see it, the person holding the key says it. */
 enum ukey_led {

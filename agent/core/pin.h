@@ -7,10 +7,11 @@
 #include <stddef.h>
 
 #include "p11.h"
+#include "rules.h"
 #include "store.h"
 
 /* R-P1: the token locks after 10 consecutive wrong PINs. Per-model limits come from the model database later. */
-#define UKEY_PIN_MAX_TRIES_DEFAULT 10
+#define UKEY_PIN_MAX_TRIES_DEFAULT UKEY_RULE_PIN_MAX_TRIES
 
 /* Longest PIN ukey accepts from any source, in bytes, whatever the token claims. */
 #define UKEY_PIN_MAX_LEN 64

@@ -126,13 +126,14 @@ int ukey_renew_plan(const struct ukey_renew_ctx *ctx, struct ukey_renew_plan *re
 	snprintf(plan.label, sizeof(plan.label), "%s", ci.label && *ci.label ? ci.label : plan.token.label);
 	memcpy(plan.id, ci.id, ci.id_len);
 	plan.id_len = ci.id_len;
-	plan.key_kind = ci.key_type && strncmp(ci.key_type, "EC", 2) == 0 ? UKEY_KEY_EC_P256 : UKEY_KEY_RSA_2048;
+	/* The new pair is of the old one's family, in the size the CA issues (RSA-2048 or EC P-256). */
+	plan.key_kind = ukey_key_kind_is_ec(ci.key_kind) ? UKEY_KEY_EC_P256 : UKEY_KEY_RSA_2048;
 	plan.not_after = ci.not_after;
 	ukey_validity_eval(ci.not_before, ci.not_after, ctx->now, &plan.validity);
 	plan.open = plan.validity.renewal_open;
 	/* R-R2: open from the moment fewer than 90 days are left until 365 days after expiry (validity.c). */
-	date_of(ci.not_after - 90 * DAY + 1, plan.opens_on);
-	date_of(ci.not_after + 365 * DAY, plan.closes_on);
+	date_of(ci.not_after - UKEY_RENEW_OPEN_DAYS * DAY + 1, plan.opens_on);
+	date_of(ci.not_after + UKEY_RENEW_GRACE_DAYS * DAY, plan.closes_on);
 	if (plan.validity.status != UKEY_VALIDITY_EXPIRED) {
 		plan.rule = "R-R3"; /* the old end plus one year */
 		ukey_date_plus_year(ci.not_after, plan.expected_not_after);
@@ -142,7 +143,7 @@ int ukey_renew_plan(const struct ukey_renew_ctx *ctx, struct ukey_renew_plan *re
 	}
 	if (ctx->store && ukey_store_renewal_active(ctx->store, plan.token.serial, &j) == 0) {
 		plan.in_progress = true;
-		snprintf(plan.journal_state, sizeof(plan.journal_state), "%s", j.state);
+		plan.journal_state = j.state;
 		ukey_renewal_clear(&j);
 	}
 	ukey_cert_info_clear(&ci);
@@ -150,9 +151,9 @@ int ukey_renew_plan(const struct ukey_renew_ctx *ctx, struct ukey_renew_plan *re
 	return 0;
 }
 
-static int set_state(const struct ukey_renew_ctx *ctx, struct ukey_renewal *j, const char *state)
+static int set_state(const struct ukey_renew_ctx *ctx, struct ukey_renewal *j, enum ukey_renewal_state state)
 {
-	snprintf(j->state, sizeof(j->state), "%s", state);
+	j->state = state;
 	return ukey_store_renewal_update(ctx->store, j);
 }
 
@@ -272,7 +273,7 @@ static int request(const struct ukey_renew_ctx *ctx, struct ukey_session *s, con
 		/* The CA holds the order (payment, documents, approval): remember it and come back after Retry-After. */
 		snprintf(j->order, sizeof(j->order), "%s", res.order);
 		j->retry_at = (int64_t)(ctx->now + res.retry_after);
-		if ((r = set_state(ctx, j, "pending")) < 0)
+		if ((r = set_state(ctx, j, UKEY_RENEWAL_PENDING)) < 0)
 			goto out;
 		out->pending = true;
 		snprintf(out->order, sizeof(out->order), "%s", res.order);
@@ -286,7 +287,7 @@ static int request(const struct ukey_renew_ctx *ctx, struct ukey_session *s, con
 	j->cert = res.cert_der;
 	j->cert_len = res.cert_len;
 	res.cert_der = NULL;
-	r = set_state(ctx, j, "received");
+	r = set_state(ctx, j, UKEY_RENEWAL_RECEIVED);
 out:
 	ukey_est_result_clear(&res);
 	OPENSSL_free(subject);
@@ -334,7 +335,7 @@ int ukey_renew_run(const struct ukey_renew_ctx *ctx, const char *pin, struct uke
 		goto out;
 	if (!resumed) {
 		snprintf(j.serial, sizeof(j.serial), "%s", plan.token.serial);
-		snprintf(j.state, sizeof(j.state), "keygen");
+		j.state = UKEY_RENEWAL_KEYGEN;
 		memcpy(j.old_id, plan.id, plan.id_len);
 		j.old_id_len = plan.id_len;
 		/* A CKA_ID of its own: the new pair lives beside the old one until the new certificate is on the key. */
@@ -350,7 +351,7 @@ int ukey_renew_run(const struct ukey_renew_ctx *ctx, const char *pin, struct uke
 			goto out;
 		crash_point("journaled");
 	}
-	if (strcmp(j.state, "keygen") == 0) {
+	if (j.state == UKEY_RENEWAL_KEYGEN) {
 		have = ukey_session_objects(s, j.new_id, j.new_id_len);
 		if (have != (UKEY_OBJ_PRIVATE_KEY | UKEY_OBJ_PUBLIC_KEY)) {
 			/* Half a pair (interrupted mid-generation) is no use: start that step again. */
@@ -362,34 +363,34 @@ int ukey_renew_run(const struct ukey_renew_ctx *ctx, const char *pin, struct uke
 				goto out;
 			crash_point("keygen");
 		}
-		if ((r = set_state(ctx, &j, "keypair")) < 0)
+		if ((r = set_state(ctx, &j, UKEY_RENEWAL_KEYPAIR)) < 0)
 			goto out;
 		crash_point("keypair");
 	}
-	if (strcmp(j.state, "keypair") == 0 || strcmp(j.state, "pending") == 0) {
+	if (j.state == UKEY_RENEWAL_KEYPAIR || j.state == UKEY_RENEWAL_PENDING) {
 		if ((r = request(ctx, s, pin, &j, &plan, &out)) < 0)
 			goto out;
 		crash_point("received");
 	}
-	if (strcmp(j.state, "received") == 0) {
+	if (j.state == UKEY_RENEWAL_RECEIVED) {
 		progress(ctx, UKEY_RENEW_STEP_WRITE, NULL);
 		/* Written already (interrupted before the journal heard of it): not twice. */
 		if (!(ukey_session_objects(s, j.new_id, j.new_id_len) & UKEY_OBJ_CERT) &&
 		    (r = ukey_session_write_cert(s, j.new_id, j.new_id_len, j.label, j.cert, j.cert_len)) < 0)
 			goto out;
 		crash_point("write");
-		if ((r = set_state(ctx, &j, "written")) < 0)
+		if ((r = set_state(ctx, &j, UKEY_RENEWAL_WRITTEN)) < 0)
 			goto out;
 		crash_point("written");
 	}
-	if (strcmp(j.state, "written") == 0) {
+	if (j.state == UKEY_RENEWAL_WRITTEN) {
 		/* Only now, with the new certificate on the key, does the old pair go (never neither). */
 		progress(ctx, UKEY_RENEW_STEP_REMOVE_OLD, NULL);
 		if (j.old_id_len && (j.old_id_len != j.new_id_len || memcmp(j.old_id, j.new_id, j.new_id_len) != 0) &&
 		    (r = ukey_session_destroy(s, UKEY_OBJ_ALL, j.old_id, j.old_id_len)) < 0)
 			goto out;
 		crash_point("remove-old");
-		if ((r = set_state(ctx, &j, "done")) < 0)
+		if ((r = set_state(ctx, &j, UKEY_RENEWAL_DONE)) < 0)
 			goto out;
 	}
 	if (!out.new_not_after[0] && j.cert) {
@@ -399,7 +400,7 @@ int ukey_renew_run(const struct ukey_renew_ctx *ctx, const char *pin, struct uke
 			date_of(ci.not_after, out.new_not_after);
 		ukey_cert_info_clear(&ci);
 	}
-	out.done = strcmp(j.state, "done") == 0;
+	out.done = j.state == UKEY_RENEWAL_DONE;
 	progress(ctx, UKEY_RENEW_STEP_DONE, out.new_not_after);
 	r = 0;
 out:
@@ -424,13 +425,13 @@ int ukey_renew_abort(const struct ukey_renew_ctx *ctx, const char *pin, struct u
 	if ((r = ukey_store_renewal_active(ctx->store, t.serial, &j)) < 0)
 		return r;
 	/* Once the new certificate is on the key, going back would remove the pair that works. */
-	if (strcmp(j.state, "written") == 0 || strcmp(j.state, "received") == 0) {
+	if (j.state == UKEY_RENEWAL_WRITTEN || j.state == UKEY_RENEWAL_RECEIVED) {
 		ukey_renewal_clear(&j);
 		return -EBUSY;
 	}
 	if ((r = login(ctx, &t, pin, &s, &out)) == 0 &&
 	    (r = ukey_session_destroy(s, UKEY_OBJ_ALL, j.new_id, j.new_id_len)) == 0)
-		r = set_state(ctx, &j, "aborted");
+		r = set_state(ctx, &j, UKEY_RENEWAL_ABORTED);
 	if (ret_pin)
 		*ret_pin = out.pin;
 	ukey_session_free(s);

@@ -55,7 +55,7 @@ struct ukey_renew_plan {
 	const char *rule; /* "R-R3" (not expired), "R-R4" (expired, ≤ 365 days), "R-R5" (documents first) */
 	char expected_not_after[11]; /* what the rule gives the new certificate (UTC date) */
 	bool in_progress; /* a renewal of this key is journaled and not finished */
-	char journal_state[16];
+	enum ukey_renewal_state journal_state; /* when in_progress */
 };
 
 /*

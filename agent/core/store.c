@@ -474,6 +474,30 @@ int ukey_store_origin_list(struct ukey_store *store, char ***ret_origins)
 	return n;
 }
 
+static const char *const renewal_state_ids[] = {
+	[UKEY_RENEWAL_KEYGEN] = "keygen",     [UKEY_RENEWAL_KEYPAIR] = "keypair", [UKEY_RENEWAL_PENDING] = "pending",
+	[UKEY_RENEWAL_RECEIVED] = "received", [UKEY_RENEWAL_WRITTEN] = "written", [UKEY_RENEWAL_DONE] = "done",
+	[UKEY_RENEWAL_ABORTED] = "aborted",
+};
+
+const char *ukey_renewal_state_id(enum ukey_renewal_state state)
+{
+	if ((size_t)state >= sizeof(renewal_state_ids) / sizeof(renewal_state_ids[0]))
+		return "unknown";
+	return renewal_state_ids[state];
+}
+
+/* A state read from the database; a value this version does not know is damage. */
+static int renewal_state_from_id(const char *id, enum ukey_renewal_state *ret)
+{
+	for (size_t i = 0; id && i < sizeof(renewal_state_ids) / sizeof(renewal_state_ids[0]); i++)
+		if (strcmp(id, renewal_state_ids[i]) == 0) {
+			*ret = (enum ukey_renewal_state)i;
+			return 0;
+		}
+	return -UKEY_E_STATE_CORRUPT;
+}
+
 void ukey_renewal_clear(struct ukey_renewal *r)
 {
 	free(r->cert);
@@ -522,7 +546,7 @@ int ukey_store_renewal_begin(struct ukey_store *store, struct ukey_renewal *r)
 	if (rc != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(st, 1, r->serial, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ukey_renewal_state_id(r->state), -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, r->old_id, (int)r->old_id_len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 4, r->new_id, (int)r->new_id_len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, r->label, -1, SQLITE_STATIC);
@@ -554,7 +578,7 @@ int ukey_store_renewal_update(struct ukey_store *store, const struct ukey_renewa
 	if (rc != SQLITE_OK)
 		return store_fail(store, rc, "recording a renewal step");
 	sqlite3_bind_int64(st, 1, r->id);
-	sqlite3_bind_text(st, 2, r->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ukey_renewal_state_id(r->state), -1, SQLITE_STATIC);
 	if (r->order[0])
 		sqlite3_bind_text(st, 3, r->order, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, r->retry_at);
@@ -576,7 +600,8 @@ static int renewal_from_row(sqlite3_stmt *st, struct ukey_renewal *r)
 	memset(r, 0, sizeof(*r));
 	r->id = sqlite3_column_int64(st, 0);
 	snprintf(r->serial, sizeof(r->serial), "%s", (const char *)sqlite3_column_text(st, 1));
-	snprintf(r->state, sizeof(r->state), "%s", (const char *)sqlite3_column_text(st, 2));
+	if (renewal_state_from_id((const char *)sqlite3_column_text(st, 2), &r->state) < 0)
+		return -UKEY_E_STATE_CORRUPT;
 	/* Rows are ours, but the file is the user's: lengths are checked like any input. */
 	n = sqlite3_column_bytes(st, 3);
 	b = sqlite3_column_blob(st, 3);

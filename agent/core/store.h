@@ -90,10 +90,24 @@ int ukey_store_schema_version(void);
  * pending (the CA holds the order: order, retry_at), received (cert holds
  * the new certificate), written (it is on the key), done; or aborted.
  */
+/* The renewal journal's steps (architecture.md): keygen → keypair → pending → received → written → done. */
+enum ukey_renewal_state {
+	UKEY_RENEWAL_KEYGEN, /* journaled; the new key pair may not exist yet */
+	UKEY_RENEWAL_KEYPAIR, /* the new key pair is on the key */
+	UKEY_RENEWAL_PENDING, /* the CA holds the order */
+	UKEY_RENEWAL_RECEIVED, /* the new certificate arrived and verified; not yet on the key */
+	UKEY_RENEWAL_WRITTEN, /* the new certificate is on the key; the old pair not yet removed */
+	UKEY_RENEWAL_DONE,
+	UKEY_RENEWAL_ABORTED,
+};
+
+/* ukey_renewal_state_id: "keygen", "keypair", "pending", "received", "written", "done", "aborted" (stored, shown). */
+const char *ukey_renewal_state_id(enum ukey_renewal_state state);
+
 struct ukey_renewal {
 	int64_t id;
 	char serial[17];
-	char state[16];
+	enum ukey_renewal_state state;
 	uint8_t old_id[64], new_id[64]; /* CKA_ID of the pair being replaced, and of the new pair */
 	size_t old_id_len, new_id_len;
 	char label[64]; /* CKA_LABEL for the new objects */

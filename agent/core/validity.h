@@ -6,10 +6,12 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "rules.h"
+
 /* R-R2: online renewal opens when fewer than this many days are left … */
-#define UKEY_RENEW_OPEN_DAYS 90
+#define UKEY_RENEW_OPEN_DAYS UKEY_RULE_RENEW_OPEN_DAYS
 /* … and stays open until the certificate has been expired for more than this many days (R-R2, R-R5). */
-#define UKEY_RENEW_GRACE_DAYS 365
+#define UKEY_RENEW_GRACE_DAYS UKEY_RULE_RENEW_GRACE_DAYS
 
 enum ukey_validity_status {
 	UKEY_VALIDITY_NOT_YET_VALID,

@@ -24,6 +24,9 @@
  * Lock order: api->lock only; never held across a PKCS#11 or SQLite call.
  */
 
+/* A signing session's idle timeout when none is configured (PROTOCOL.md). */
+#define UKEY_API_SESSION_IDLE_DEFAULT 600
+
 struct ukey_api;
 
 struct ukey_api_config {
@@ -31,7 +34,8 @@ struct ukey_api_config {
 	const char *state_dir; /* the store (PIN journal, origins) */
 	const char *ca_url, *ca_trust; /* the CA for renewal (copied); NULL: renew.start says it is not configured */
 	unsigned max_tries; /* R-P1 */
-	unsigned poll_ms; /* token list poll interval between requests */
+	unsigned poll_ms; /* how often a module without slot events (SoftHSM2) is looked at */
+	unsigned session_idle_s; /* a signing session ends after this long without a sign; 0: the default */
 	int port; /* the port the server listens on, for agent.info */
 	void (*wake)(void *userdata);
 	void *userdata;

@@ -590,6 +590,7 @@ int ukey_server_new(const struct ukey_server_config *cfg, struct ukey_server **r
 					    .ca_trust = cfg->ca_trust,
 					    .max_tries = cfg->max_tries,
 					    .poll_ms = cfg->poll_ms,
+					    .session_idle_s = cfg->session_idle_s,
 					    .port = srv->port,
 					    .wake = wake,
 					    .userdata = srv };

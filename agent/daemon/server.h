@@ -25,6 +25,7 @@ struct ukey_server_config {
 	const char *api_token; /* what local programs without an Origin must present */
 	unsigned max_tries;
 	unsigned poll_ms;
+	unsigned session_idle_s; /* 0: the default (PROTOCOL.md) */
 };
 
 struct ukey_server;

@@ -50,6 +50,8 @@ static void help(void)
 	       "  --state-dir DIR   PIN tries and allowed origins (default $XDG_STATE_HOME/ukey)\n"
 	       "  --ca-url URL      the CA's EST base for renew.start (env UKEY_CA_URL, ukey.conf ca-url)\n"
 	       "  --ca-trust PEM    trust anchors for the CA's TLS certificate (env UKEY_CA_TRUST)\n"
+	       "  --session-idle S  a signing session ends after S seconds without a sign (default 600;\n"
+	       "                    session-idle in ukey.conf)\n"
 	       "  --config FILE     settings file (default $XDG_CONFIG_HOME/ukey/ukey.conf)\n"
 	       "  --runtime-dir DIR where the API token for local programs is written\n"
 	       "                    (default $XDG_RUNTIME_DIR/ukey)\n"
@@ -139,7 +141,8 @@ int main(int argc, char **argv)
 		OPT_FG,
 		OPT_VERSION,
 		OPT_CA_URL,
-		OPT_CA_TRUST
+		OPT_CA_TRUST,
+		OPT_SESSION_IDLE
 	};
 	static const struct option options[] = {
 		{ "port", required_argument, NULL, OPT_PORT },
@@ -151,6 +154,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, OPT_FG },
 		{ "ca-url", required_argument, NULL, OPT_CA_URL },
 		{ "ca-trust", required_argument, NULL, OPT_CA_TRUST },
+		{ "session-idle", required_argument, NULL, OPT_SESSION_IDLE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ 0 },
@@ -165,6 +169,7 @@ int main(int argc, char **argv)
 	const char *env;
 	int opt, r = 0;
 	long port;
+	unsigned long idle = 0;
 
 	/* PINs pass through this process: no core dump may carry one to disk. */
 	setrlimit(RLIMIT_CORE, &no_core);
@@ -203,6 +208,15 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CA_TRUST:
 			flags.ca_trust = optarg;
+			break;
+		case OPT_SESSION_IDLE:
+			errno = 0;
+			idle = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || idle == 0 || idle > 86400) {
+				fprintf(stderr, "ukeyd: --session-idle wants seconds from 1 to 86400, not \"%s\".\n",
+					optarg);
+				return UKEY_EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			help();
@@ -249,6 +263,7 @@ int main(int argc, char **argv)
 	scfg.ca_url = cfg.ca_url;
 	scfg.ca_trust = cfg.ca_trust;
 	scfg.api_token = token;
+	scfg.session_idle_s = idle ? (unsigned)idle : cfg.session_idle_s;
 	if ((env = getenv("UKEY_POLL_MS")))
 		scfg.poll_ms = (unsigned)strtoul(env, NULL, 10);
 	r = ukey_server_new(&scfg, &srv);

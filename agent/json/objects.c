@@ -12,6 +12,7 @@
 #include "objects.h"
 #include "guide.h"
 #include "revocation.h"
+#include "core.h"
 #include "renew.h"
 #include "validity.h"
 
@@ -283,8 +284,33 @@ cJSON *ukey_json_renew_plan(const struct ukey_renew_plan *p)
 	cJSON_AddStringToObject(ren, "expected_not_after", p->expected_not_after);
 	cJSON_AddBoolToObject(ren, "in_progress", p->in_progress);
 	if (p->in_progress)
-		cJSON_AddStringToObject(ren, "journal_state", p->journal_state);
+		cJSON_AddStringToObject(ren, "journal_state", ukey_renewal_state_id(p->journal_state));
 	else
 		cJSON_AddNullToObject(ren, "journal_state");
+	return o;
+}
+
+cJSON *ukey_json_renew_check(const struct ukey_renew_check *c)
+{
+	cJSON *o = ukey_json_renew_plan(&c->plan), *ca = cJSON_CreateObject();
+
+	/* The answer: the CA's word where it gave one, else ukey's reading ("renewal"). */
+	cJSON_AddBoolToObject(o, "open", c->open);
+	cJSON_AddItemToObject(o, "ca", ca);
+	cJSON_AddBoolToObject(ca, "confirmed", c->ca_agrees);
+	if (!c->ca_asked) {
+		if (c->ca_error < 0)
+			cJSON_AddStringToObject(ca, "why", ukey_err_id(c->ca_error));
+		else
+			cJSON_AddStringToObject(ca, "why", c->ca_configured ? "the CA has no status for this certificate"
+									  : "no CA configured");
+		return o;
+	}
+	cJSON_AddNullToObject(ca, "why");
+	cJSON_AddBoolToObject(ca, "open", c->ca.open);
+	cJSON_AddStringToObject(ca, "rule", c->ca.rule);
+	cJSON_AddStringToObject(ca, "opens_on", c->ca.opens_on);
+	ukey_json_add_string_or_null(ca, "new_not_after", c->ca.new_not_after[0] ? c->ca.new_not_after : NULL);
+	cJSON_AddBoolToObject(ca, "revoked", c->ca.revoked);
 	return o;
 }

@@ -80,6 +80,11 @@ char *ukey_report_html(const cJSON *doc);
 struct ukey_renew_plan;
 cJSON *ukey_json_renew_plan(const struct ukey_renew_plan *p);
 
+/* `ukey renew --check --json` and renew.check: the plan's object, plus "open" (the answer: the CA's word where it
+ * gave one) and "ca": {"confirmed", "why", "open", "rule", "opens_on", "new_not_after", "revoked"}. */
+struct ukey_renew_check;
+cJSON *ukey_json_renew_check(const struct ukey_renew_check *c);
+
 /* ukey_json_base64: data as a new base64 string (no line breaks), or NULL on ENOMEM. free() it. */
 char *ukey_json_base64(const uint8_t *data, size_t len);
 

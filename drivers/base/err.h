@@ -41,6 +41,9 @@ enum ukey_error {
 	UKEY_E_CA_BAD_RESPONSE, /* the CA's answer is not what EST says (type, body, certificate) */
 	UKEY_E_RENEW_NOT_OPEN, /* R-R2: online renewal is not open for this certificate now */
 	UKEY_E_RENEW_PENDING, /* the CA holds the order (payment, documents, approval): try again later */
+	UKEY_E_CA_NOT_CONFIGURED, /* no CA address is configured */
+	UKEY_E_SESSION_NOT_FOUND, /* no such signing session for this caller */
+	UKEY_E_SESSION_EXPIRED, /* the signing session was idle longer than its timeout */
 	_UKEY_E_END
 };
 

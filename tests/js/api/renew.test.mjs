@@ -78,7 +78,7 @@ test('an agent without a CA says so; renew.check still works offline', T, async 
 	const page = await agent.page();
 	assert.equal((await page.request('renew.check')).renewal.open, true);
 	const e = await page.error('renew.start', { pin: PIN });
-	assert.equal(e.data.id, 'ca-unreachable');
+	assert.equal(e.data.id, 'ca-not-configured');
 	assert.match(e.message, /--ca-url/);
 });
 

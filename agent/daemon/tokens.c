@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The keys' state kept in memory: refreshed on device events and after each call that changes a key. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define UKEY_LOG_MODULE UKEY_LOG_MOD_CORE
+#include "api-internal.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "objects.h"
+
+/*
+ * token.list and cert.list answer from here without a module call. The
+ * watcher thread fills it: at start, on every device event (a key, reader
+ * or card came or went), when a job changed a key (tokens_refresh), and for a
+ * module that reports no slot events and fixes its slot list (SoftHSM2) by a
+ * cheap look every poll interval: the token list (C_GetSlotList and
+ * C_GetTokenInfo), with the certificates read again only for a key that is
+ * new or whose token information changed.
+ */
+struct token_entry {
+	struct ukey_token_info token;
+	struct ukey_cert_info *certs;
+	int ncerts; /* < 0: unreadable */
+	uint64_t stamp; /* ukey_p11_certs_stamp() when certs were read */
+};
+
+static void entry_clear(struct token_entry *e)
+{
+	ukey_cert_info_free_array(e->certs, e->ncerts > 0 ? (size_t)e->ncerts : 0);
+	e->certs = NULL;
+	e->ncerts = 0;
+}
+
+/* tokens_lock held */
+static struct token_entry *find(struct ukey_api *api, const char *serial)
+{
+	for (int i = 0; i < api->ntokens; i++)
+		if (strcmp(api->tokens[i].token.serial, serial) == 0)
+			return &api->tokens[i];
+	return NULL;
+}
+
+static bool same_token(const struct ukey_token_info *a, const struct ukey_token_info *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static void read_certs(struct ukey_core *core, struct token_entry *e)
+{
+	if (ukey_p11_certs_stamp(core->p11, e->token.serial, &e->stamp) < 0)
+		e->stamp = 0;
+	e->ncerts = ukey_p11_certs(core->p11, e->token.serial, &e->certs);
+	if (e->ncerts < 0)
+		e->certs = NULL;
+}
+
+static cJSON *token_json(struct ukey_core *core, const struct token_entry *e)
+{
+	struct ukey_pin_state st;
+
+	/* The PIN count is read afresh: another program (the CLI) may have used a try meanwhile. */
+	ukey_pin_state(core->store, &e->token, core->max_tries, &st);
+	return ukey_json_token(&e->token, &st, e->ncerts);
+}
+
+static bool is_missing(struct ukey_api *api, const char *serial)
+{
+	for (int i = 0; i < api->nmissing; i++)
+		if (strcmp(api->missing[i], serial) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Look at the keys now (watcher thread, module_lock held for reading) and
+ * tell every connection what came and went. A key must be missing from two
+ * looks in a row to count as removed: a module re-initialised while another
+ * program writes the token (SoftHSM2 during a PIN attempt) may miss it once.
+ */
+static void look(struct ukey_api *api, struct ukey_core *core, bool announce)
+{
+	struct ukey_token_info *now = NULL;
+	struct token_entry *next, *old;
+	char(*missing)[UKEY_P11_SERIAL_MAX] = NULL;
+	int n, nnext = 0, nold, nmissing = 0;
+	cJSON **inserted;
+	int ninserted = 0;
+
+	n = ukey_p11_tokens(core->p11, &now);
+	if (n < 0)
+		return;
+	pthread_mutex_lock(&api->tokens_lock);
+	nold = api->ntokens;
+	pthread_mutex_unlock(&api->tokens_lock);
+	next = calloc((size_t)(n + nold + 1), sizeof(*next));
+	inserted = calloc((size_t)n + 1, sizeof(*inserted));
+	missing = calloc((size_t)nold + 1, sizeof(*missing));
+	if (!next || !inserted || !missing) {
+		free(next);
+		free(inserted);
+		free(missing);
+		free(now);
+		return;
+	}
+	/* The certificates of unchanged keys move over; new or changed keys are read outside the lock. */
+	pthread_mutex_lock(&api->tokens_lock);
+	for (int i = 0; i < n; i++) {
+		struct token_entry *e = find(api, now[i].serial);
+
+		next[nnext].token = now[i];
+		next[nnext].ncerts = -1;
+		if (e && same_token(&e->token, &now[i])) {
+			next[nnext].certs = e->certs;
+			next[nnext].ncerts = e->ncerts;
+			next[nnext].stamp = e->stamp;
+			e->certs = NULL;
+			e->ncerts = 0;
+		} else if (e) {
+			next[nnext].ncerts = -2; /* known, changed: read again */
+		}
+		nnext++;
+	}
+	old = api->tokens;
+	pthread_mutex_unlock(&api->tokens_lock);
+
+	for (int i = 0; i < nnext; i++) {
+		bool is_new = next[i].ncerts == -1;
+		uint64_t stamp = 0;
+
+		/* Unchanged token information: only a different stamp (another program wrote the key) costs a read. */
+		if (next[i].ncerts >= 0 && ukey_p11_certs_stamp(core->p11, next[i].token.serial, &stamp) == 0 &&
+		    stamp != next[i].stamp) {
+			entry_clear(&next[i]);
+			next[i].ncerts = -2;
+		}
+		if (next[i].ncerts == -1 || next[i].ncerts == -2) {
+			read_certs(core, &next[i]);
+			if (is_new && announce)
+				inserted[ninserted++] = token_json(core, &next[i]);
+		}
+	}
+	/* Known keys not seen now: gone after the second look; kept (and remembered as missing) after the first. */
+	for (int i = 0; i < nold; i++) {
+		bool seen = false;
+
+		for (int k = 0; k < n && !seen; k++)
+			seen = strcmp(now[k].serial, old[i].token.serial) == 0;
+		if (seen)
+			continue;
+		if (announce && !is_missing(api, old[i].token.serial)) {
+			snprintf(missing[nmissing++], UKEY_P11_SERIAL_MAX, "%s", old[i].token.serial);
+			next[nnext] = old[i];
+			old[i].certs = NULL;
+			old[i].ncerts = 0;
+			nnext++;
+			continue;
+		}
+		if (announce) {
+			cJSON *p = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(p, "serial", old[i].token.serial);
+			cJSON_AddStringToObject(p, "label", old[i].token.label);
+			api_notify(api, 0, "token.removed", p);
+		}
+		/* R-P2 aside, a pulled key ends its signing sessions: sign then says token-removed. */
+		sessions_end_serial(api, old[i].token.serial, -UKEY_E_TOKEN_REMOVED);
+	}
+	pthread_mutex_lock(&api->tokens_lock);
+	for (int i = 0; i < nold; i++)
+		entry_clear(&old[i]);
+	free(api->tokens);
+	api->tokens = next;
+	api->ntokens = nnext;
+	pthread_mutex_unlock(&api->tokens_lock);
+	free(api->missing);
+	api->missing = missing;
+	api->nmissing = nmissing;
+	for (int i = 0; i < ninserted; i++)
+		api_notify(api, 0, "token.inserted", inserted[i]);
+	free(inserted);
+	free(now);
+}
+
+void tokens_refresh(struct ukey_api *api, struct ukey_core *core, const char *serial)
+{
+	struct token_entry e = { 0 };
+	struct token_entry *k;
+	int r;
+
+	if ((r = ukey_p11_token_info(core->p11, serial, &e.token)) < 0) {
+		/* Gone: the watcher's next look says so to everyone. */
+		api_look_now(api);
+		return;
+	}
+	read_certs(core, &e);
+	pthread_mutex_lock(&api->tokens_lock);
+	if ((k = find(api, serial))) {
+		entry_clear(k);
+		*k = e;
+		e.certs = NULL;
+		e.ncerts = 0;
+	}
+	pthread_mutex_unlock(&api->tokens_lock);
+	entry_clear(&e);
+	if (!k)
+		api_look_now(api);
+}
+
+cJSON *tokens_list_json(struct ukey_api *api, struct ukey_core *core)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "tokens");
+	struct ukey_token_info *copy;
+	int *ncerts, n;
+
+	/* Copied out, so the store is read without the lock held. */
+	pthread_mutex_lock(&api->tokens_lock);
+	n = api->ntokens;
+	copy = calloc((size_t)n + 1, sizeof(*copy));
+	ncerts = calloc((size_t)n + 1, sizeof(*ncerts));
+	for (int i = 0; copy && ncerts && i < n; i++) {
+		copy[i] = api->tokens[i].token;
+		ncerts[i] = api->tokens[i].ncerts;
+	}
+	pthread_mutex_unlock(&api->tokens_lock);
+	for (int i = 0; copy && ncerts && i < n; i++) {
+		struct token_entry e = { .token = copy[i], .ncerts = ncerts[i] };
+
+		cJSON_AddItemToArray(arr, token_json(core, &e));
+	}
+	free(copy);
+	free(ncerts);
+	return o;
+}
+
+/* Re-read the certificates of kept keys whose stamp moved (another program wrote them): a few calls per key. */
+static void freshen_certs(struct ukey_api *api, struct ukey_core *core)
+{
+	struct {
+		char serial[UKEY_P11_SERIAL_MAX];
+		uint64_t stamp;
+	} * keys;
+	int n;
+
+	pthread_mutex_lock(&api->tokens_lock);
+	n = api->ntokens;
+	keys = calloc((size_t)n + 1, sizeof(*keys));
+	for (int i = 0; keys && i < n; i++) {
+		snprintf(keys[i].serial, sizeof(keys[i].serial), "%s", api->tokens[i].token.serial);
+		keys[i].stamp = api->tokens[i].stamp;
+	}
+	pthread_mutex_unlock(&api->tokens_lock);
+	for (int i = 0; keys && i < n; i++) {
+		uint64_t stamp;
+
+		if (ukey_p11_certs_stamp(core->p11, keys[i].serial, &stamp) == 0 && stamp != keys[i].stamp)
+			tokens_refresh(api, core, keys[i].serial);
+	}
+	free(keys);
+}
+
+int tokens_certs_json(struct ukey_api *api, struct ukey_core *core, const char *selector, cJSON **ret,
+		      struct ukey_failure *f)
+{
+	struct ukey_token_info *infos;
+	cJSON *o, *arr;
+	time_t now = time(NULL);
+	int sel = -1, r = 0;
+
+	freshen_certs(api, core);
+
+	pthread_mutex_lock(&api->tokens_lock);
+	infos = calloc((size_t)api->ntokens + 1, sizeof(*infos));
+	if (!infos) {
+		pthread_mutex_unlock(&api->tokens_lock);
+		return ukey_failure_set(f, -ENOMEM, NULL);
+	}
+	for (int i = 0; i < api->ntokens; i++)
+		infos[i] = api->tokens[i].token;
+	/* The same selection as everywhere (ukey_p11_select), over the kept list. */
+	if (selector && (sel = ukey_p11_select(infos, (size_t)api->ntokens, selector)) < 0) {
+		r = sel;
+		if (r == -UKEY_E_TOKEN_NOT_FOUND)
+			snprintf(f->detail, sizeof(f->detail), "%s", selector);
+	}
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "certificates");
+	for (int i = 0; r == 0 && i < api->ntokens; i++) {
+		const struct token_entry *e = &api->tokens[i];
+
+		if (sel >= 0 && i != sel)
+			continue;
+		for (int j = 0; j < e->ncerts; j++)
+			cJSON_AddItemToArray(arr, ukey_json_cert(&e->token, &e->certs[j], now, true));
+	}
+	pthread_mutex_unlock(&api->tokens_lock);
+	free(infos);
+	if (r < 0) {
+		cJSON_Delete(o);
+		return ukey_failure_set(f, r, NULL);
+	}
+	*ret = o;
+	return 0;
+}
+
+void tokens_lane(struct ukey_api *api, const char *selector, char lane[UKEY_API_LANE_MAX])
+{
+	struct ukey_token_info *infos;
+	int i = -1;
+
+	lane[0] = '\0';
+	pthread_mutex_lock(&api->tokens_lock);
+	infos = calloc((size_t)api->ntokens + 1, sizeof(*infos));
+	for (int k = 0; infos && k < api->ntokens; k++)
+		infos[k] = api->tokens[k].token;
+	if (infos)
+		i = ukey_p11_select(infos, (size_t)api->ntokens, selector);
+	if (i >= 0)
+		snprintf(lane, UKEY_API_LANE_MAX, "%s", infos[i].serial);
+	pthread_mutex_unlock(&api->tokens_lock);
+	free(infos);
+}
+
+void tokens_each_cert(struct ukey_api *api, void (*fn)(void *ud, cJSON *cert, const struct ukey_token_info *t),
+		      void *ud)
+{
+	struct item {
+		cJSON *cert;
+		struct ukey_token_info token;
+	} *items = NULL;
+	size_t n = 0, cap = 0;
+	time_t now = time(NULL);
+
+	/* Collected under the lock, handed out without it (fn may read the store). */
+	pthread_mutex_lock(&api->tokens_lock);
+	for (int i = 0; i < api->ntokens; i++) {
+		const struct token_entry *e = &api->tokens[i];
+
+		for (int j = -1; j < e->ncerts; j++) {
+			cJSON *c = NULL;
+
+			if (j >= 0) {
+				c = ukey_json_cert(&e->token, &e->certs[j], now, true);
+				if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "renewal_open"))) {
+					cJSON_Delete(c);
+					continue;
+				}
+			}
+			if (n == cap) {
+				struct item *grown = realloc(items, (cap = cap ? 2 * cap : 8) * sizeof(*items));
+
+				if (!grown) {
+					cJSON_Delete(c);
+					break;
+				}
+				items = grown;
+			}
+			items[n].cert = c;
+			items[n].token = e->token;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&api->tokens_lock);
+	for (size_t i = 0; i < n; i++)
+		fn(ud, items[i].cert, &items[i].token);
+	free(items);
+}
+
+void tokens_free(struct ukey_api *api)
+{
+	for (int i = 0; i < api->ntokens; i++)
+		entry_clear(&api->tokens[i]);
+	free(api->tokens);
+	api->tokens = NULL;
+	api->ntokens = 0;
+	free(api->missing);
+	api->missing = NULL;
+	api->nmissing = 0;
+}
+
+void tokens_first_look(struct ukey_api *api)
+{
+	look(api, &api->watch_core, false);
+}
+
+void *tokens_watcher(void *userdata)
+{
+	struct ukey_api *api = userdata;
+	/* Without slot events or device events, looking from time to time is the only way to see keys come. */
+	bool polled = ukey_p11_needs_polling(api->p11) || !api->devices;
+
+	for (;;) {
+		struct timespec until;
+		unsigned wait_ms, idle;
+
+		idle = sessions_expire(api);
+
+		/* Asleep until an event, a signing session's idle timeout, or (polled modules only) the next look. */
+		wait_ms = polled ? api->cfg.poll_ms : 3600 * 1000;
+		if (idle && idle * 1000 < wait_ms)
+			wait_ms = idle * 1000;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&api->lock);
+		while (!api->stop && !api->look_now)
+			if (pthread_cond_timedwait(&api->watch_cond, &api->lock, &until) == ETIMEDOUT)
+				break;
+		api->look_now = false;
+		if (api->stop) {
+			pthread_mutex_unlock(&api->lock);
+			break;
+		}
+		pthread_mutex_unlock(&api->lock);
+
+		/* A module with a fixed slot list is re-initialised to see keys come and go (not under a live session). */
+		if (polled)
+			api_rescan_now(api);
+		pthread_rwlock_rdlock(&api->module_lock);
+		look(api, &api->watch_core, true);
+		pthread_rwlock_unlock(&api->module_lock);
+	}
+	return NULL;
+}
