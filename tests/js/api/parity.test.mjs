@@ -27,7 +27,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { PIN, WRONG, Sandbox, startRefCa } from '../lib/agent.mjs';
+import { PIN, WRONG, Sandbox, sleep, startRefCa } from '../lib/agent.mjs';
 
 const T = { timeout: 90000 };
 const DAY = 86400;
@@ -51,14 +51,15 @@ const PAIRS = [
 ];
 
 // One state: the reference CA, the keys (mktoken argument lists, certificates from that CA), then prepare(sb,
-// serials) (e.g. wrong PINs through the CLI), then one ukeyd on it all. Resolves {sb, ca, agent, client, serials}.
-async function state(t, keys, prepare = async () => {}) {
+// serials, ca) (e.g. wrong PINs through the CLI), then one ukeyd on it all. caArgs: ukey-refca serve's options.
+// Resolves {sb, ca, agent, client, serials}.
+async function state(t, keys, prepare = async () => {}, caArgs = ['--autopay']) {
 	const sb = await Sandbox.create(t);
-	const ca = await startRefCa(t, sb);
+	const ca = await startRefCa(t, sb, caArgs);
 	const serials = [];
 	for (const args of keys)
 		serials.push(await sb.mktoken('--refca', ca.dir, ...args));
-	await prepare(sb, serials);
+	await prepare(sb, serials, ca);
 	const agent = await sb.startAgent({ args: ['--ca-url', ca.url, '--ca-trust', ca.trust] });
 	const client = await agent.local();
 	return { sb, ca, agent, client, serials };
@@ -197,6 +198,55 @@ test('R-R7/several-keys/cli-and-api-agree-ambiguous-and-each-by-token', T, async
 test('R-R7/two-keys-one-label/cli-and-api-agree-token-ambiguous', T, async (t) => {
 	const s = await state(t, [['--label', 'twin'], ['--label', 'twin']]);
 	await compareAll(t, s, ['twin']);
+});
+
+test('R-D3/unreadable-certificate/cli-and-api-agree', T, async (t) => {
+	// mktoken --cert garbage: a certificate object that is not DER (badinput.sh, diagnose.sh).
+	const s = await state(t, [['--cert', 'garbage']]);
+	await compareAll(t, s);
+});
+
+test('no-certificate/cli-and-api-agree', T, async (t) => {
+	const s = await state(t, [['--cert', 'none']]);
+	await compareAll(t, s);
+});
+
+test('certificate-for-another-key/cli-and-api-agree', T, async (t) => {
+	// mktoken --cert mismatch: a valid certificate stored with the key's id, for another key (key_match).
+	const s = await state(t, [['--cert', 'mismatch']]);
+	await compareAll(t, s);
+});
+
+test('ec-key-and-two-certificates/cli-and-api-agree', T, async (t) => {
+	const s = await state(t, [['--key', 'ec', '--label', 'ec'], ['--extra-cert', '--label', 'two-certs']]);
+	await compareAll(t, s, s.serials);
+});
+
+test('two-certificates/the-same-default-key-and-renewal-certificate-on-every-call', T, async (t) => {
+	// Two certificates with the same dates on one key (mktoken --extra-cert, ids 01 and 02): which one is "the
+	// first certificate" (sign's default key, PROTOCOL.md) and which one renew.check reads must not depend on the
+	// order the module happens to list its objects in, which for SoftHSM2 changes when ukeyd re-initialises it
+	// (UKEY_POLL_MS=200 here). The same answer on every call, and the CLI's, a process of its own.
+	const s = await state(t, [['--extra-cert']]);
+	const keys = [], renewed = [];
+	for (let i = 0; i < 6; i++) {
+		keys.push((await s.client.request('sign', { pin: PIN, mechanism: 'rsa-pkcs1-sha256', data: 'eA==' })).key_id);
+		renewed.push((await s.client.request('renew.check')).certificate.serial);
+		await sleep(400); // past the poll: the module is looked at again between calls
+	}
+	assert.equal(new Set(keys).size, 1, `sign without key_id used the keys ${keys.join(', ')} over six calls`);
+	assert.equal(new Set(renewed).size, 1, `renew.check read the certificates ${renewed.join(', ')} over six calls`);
+	const cli = await s.sb.ukey(['--json', '--ca-url', s.ca.url, '--ca-trust', s.ca.trust, 'renew', '--check']);
+	assert.equal(cli.json?.certificate?.serial, renewed[0], 'ukey renew --check reads the same certificate');
+});
+
+test('R-R6/renewal-waiting-at-the-ca/cli-and-api-agree', T, async (t) => {
+	// A renewal the CA holds for payment (no --autopay): journaled, in_progress in renew --check and renew.check.
+	const s = await state(t, [['--not-before', `-${335 * DAY}`, '--not-after', `+${30 * DAY}`]], async (sb, _, ca) => {
+		const r = await sb.ukey(['--json', '--ca-url', ca.url, '--ca-trust', ca.trust, 'renew'], { input: `${PIN}\n` });
+		assert.equal(r.json?.error?.id, 'renew-pending', `SETUP: the renewal waits at the CA: ${r.stdout}${r.stderr}`);
+	}, []);
+	await compareAll(t, s);
 });
 
 test('no-key/cli-and-api-agree', T, async (t) => {
