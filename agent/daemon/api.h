@@ -10,22 +10,18 @@
 
 /*
  * Threads: the event loop (server.c) owns connections and never calls into
- * a token. It hands each request to ukey_api_submit(); the one worker
- * thread runs requests in order — token work is serialised on purpose,
- * because a PKCS#11 login is per application, not per session, so two
- * requests interleaving login and logout on one key would interfere — and
- * queues each reply. The worker then calls the wake callback (which does
- * lws_cancel_service()), and the loop collects replies with
- * ukey_api_take_reply(). Between requests the worker watches the token
- * list and queues token.inserted / token.removed notifications. The device
- * layer's threads (USB hotplug, PC/SC) queue device.changed notifications
- * and wake the worker to look at the tokens at once.
- *
- * Lock order: api->lock only; never held across a PKCS#11 or SQLite call.
+ * a token. It hands each request to ukey_api_submit(), which decides from
+ * memory which key the request is about (its lane) and queues it. A small
+ * pool of workers runs the requests: one key's requests in order (a PKCS#11
+ * login is per application, so two PIN calls on one key must not
+ * interleave), other keys' and key-less requests side by side, so a renewal
+ * waiting on the CA stalls nothing else. Each reply is queued and the wake
+ * callback (lws_cancel_service()) tells the loop to collect it with
+ * ukey_api_take_reply(). A watcher thread keeps the keys' state in memory
+ * (token.list and cert.list answer from it) and queues token.inserted /
+ * token.removed; the device layer's threads queue device.changed and wake
+ * the watcher. Internals and lock order: api-internal.h.
  */
-
-/* A signing session's idle timeout when none is configured (PROTOCOL.md). */
-#define UKEY_API_SESSION_IDLE_DEFAULT 600
 
 struct ukey_api;
 

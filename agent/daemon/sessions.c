@@ -10,7 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#define UKEY_LOG_MODULE UKEY_LOG_MOD_CORE
+#define UKEY_LOG_MODULE UKEY_LOG_MOD_WS
 #include "api-internal.h"
 #include "base/err.h"
 #include "base/log.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#define UKEY_LOG_MODULE UKEY_LOG_MOD_CORE
+#define UKEY_LOG_MODULE UKEY_LOG_MOD_WS
 #include "api-internal.h"
 #include "base/err.h"
 #include "base/log.h"

@@ -17,7 +17,7 @@ static const struct {
 } log_modules[] = {
 	{ "core", UKEY_LOG_MOD_CORE }, { "p11", UKEY_LOG_MOD_P11 }, { "store", UKEY_LOG_MOD_STORE },
 	{ "cli", UKEY_LOG_MOD_CLI },   { "usb", UKEY_LOG_MOD_USB }, { "pcsc", UKEY_LOG_MOD_PCSC },
-	{ "dev", UKEY_LOG_MOD_DEV },
+	{ "dev", UKEY_LOG_MOD_DEV },   { "ws", UKEY_LOG_MOD_WS },
 };
 
 void ukey_log_setup(const char *program)

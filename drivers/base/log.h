@@ -26,6 +26,7 @@ enum ukey_log_module {
 	UKEY_LOG_MOD_USB = 1 << 4,
 	UKEY_LOG_MOD_PCSC = 1 << 5,
 	UKEY_LOG_MOD_DEV = 1 << 6, /* the model database and the joined device view */
+	UKEY_LOG_MOD_WS = 1 << 7, /* ukeyd: connections, the worker pool, signing sessions, the kept token state */
 };
 
 /* ukey_log_setup: read UKEY_DEBUG and set the program name shown before each line. */

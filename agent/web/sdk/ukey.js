@@ -132,8 +132,8 @@ export class RenewNotOpenError extends UkeyError {}
 export class RenewPendingError extends UkeyError {}
 
 /**
- * The CA could not renew: id "ca-unreachable" (no connection, or the agent has no CA configured:
- * see `notConfigured`), "ca-untrusted" (its TLS certificate does not verify against the agent's
+ * The CA could not renew: id "ca-not-configured" (the agent has no CA: `notConfigured` is true),
+ * "ca-unreachable" (no connection or no answer in time), "ca-untrusted" (its TLS certificate does not verify against the agent's
  * --ca-trust), "ca-refused" (it said no; `message` says why), "ca-failed" (its own failure: try later)
  * or "ca-bad-response" (its answer cannot be used; nothing was written). The old certificate still
  * works; calling `renewStart` again carries on where the renewal stopped.
@@ -143,7 +143,7 @@ export class CaError extends UkeyError {
 	constructor(message, fields) {
 		super(message, fields);
 		/** True when the agent was started without a CA (ukeyd --ca-url): its message names the option. */
-		this.notConfigured = this.id === "ca-unreachable" && /--ca-url\b/.test(message);
+		this.notConfigured = this.id === "ca-not-configured";
 	}
 }
 
@@ -154,6 +154,7 @@ const ERROR_CLASSES = {
 	"token-not-found": NoTokenError,
 	"renew-not-open": RenewNotOpenError,
 	"renew-pending": RenewPendingError,
+	"ca-not-configured": CaError,
 	"ca-unreachable": CaError,
 	"ca-untrusted": CaError,
 	"ca-refused": CaError,
