@@ -306,17 +306,25 @@ function taskSwitches(pid) {
 			continue; /* ended meanwhile */
 		}
 		const n = (key) => Number((new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status) || [])[1] || 0);
-		out.set(tid, n("voluntary_ctxt_switches") + n("nonvoluntary_ctxt_switches"));
+		const name = (/^Name:\s+(.*)$/m.exec(status) || [])[1] || "?";
+		out.set(tid, { n: n("voluntary_ctxt_switches") + n("nonvoluntary_ctxt_switches"), name });
 	}
 	return out;
 }
 
-/* Wakeups between two taskSwitches() samples; a thread born in between counts from zero. */
+/* Wakeups between two taskSwitches() samples, in all and by thread ("TID NAME": count, the threads that woke,
+   most first); a thread born in between counts from zero. */
 function wakeupsBetween(a, b) {
 	let sum = 0;
-	for (const [tid, n] of b)
-		sum += n - (a.get(tid) || 0);
-	return sum;
+	const byThread = [];
+	for (const [tid, { n, name }] of b) {
+		const d = n - (a.has(tid) ? a.get(tid).n : 0);
+		sum += d;
+		if (d > 0)
+			byThread.push([`${tid} ${name}`, d]);
+	}
+	byThread.sort((x, y) => y[1] - x[1]);
+	return { sum, byThread: Object.fromEntries(byThread) };
 }
 
 /* ---- the measurements ---- */
@@ -339,10 +347,11 @@ async function measureIdle() {
 	const b = procSample(cfg.pid);
 	const wallMs = b.t - a.t;
 	const cpuMs = b.cpuMs - a.cpuMs;
-	const wakeups = wakeupsBetween(wa, wb);
+	const w = wakeupsBetween(wa, wb);
 	return {
-		wakeups,
-		wakeups_per_min: r1((60000 * wakeups) / wallMs),
+		wakeups: w.sum,
+		wakeups_per_min: r1((60000 * w.sum) / wallMs),
+		wakeups_by_thread: w.byThread,
 		seconds: r1(wallMs / 1000),
 		rss_start_kib: a.rssKiB,
 		rss_end_kib: b.rssKiB,
@@ -629,6 +638,8 @@ async function main() {
 		line("threads", `${out.idle.threads}`);
 		line("wakeups", `${out.idle.wakeups} over the period = ${fmt(out.idle.wakeups_per_min)}/min  ` +
 			"(context switches, voluntary + not, of every thread)");
+		line("  by thread (tid name: wakeups)", Object.entries(out.idle.wakeups_by_thread).map(([k, v]) => `${k}: ${v}`)
+			.join(", ") || "none");
 	} else {
 		line("skipped", "no --pid");
 	}
