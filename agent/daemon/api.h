@@ -23,6 +23,9 @@
  * the watcher. Internals and lock order: api-internal.h.
  */
 
+/* A signing session's idle timeout when none is configured (PROTOCOL.md). */
+#define UKEY_API_SESSION_IDLE_DEFAULT 600
+
 struct ukey_api;
 
 struct ukey_api_config {
