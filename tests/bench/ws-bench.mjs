@@ -43,6 +43,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import os from "node:os";
 import { performance } from "node:perf_hooks";
 
 const require = createRequire(new URL("../js/package.json", import.meta.url));
@@ -627,6 +628,11 @@ async function main() {
 	console.log(`ukeyd ${info.version} WebSocket API at ws://127.0.0.1:${cfg.port}/api` +
 		(cfg.pid ? `, pid ${cfg.pid}` : "") + `; key "${token.label}" (${token.manufacturer || "?"})`);
 	console.log("  client: a local program (no Origin, API token), so no rate limit applies");
+	/* Every figure here is shared with whatever else runs: say how busy the machine was. */
+	const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+	out.machine = { cpus: os.availableParallelism ? os.availableParallelism() : os.cpus().length, loadavg: load };
+	console.log(`  machine: ${out.machine.cpus} CPUs, load average ${load} (1, 5, 15 min) at the start; ` +
+		"figures from a busy machine are not comparable");
 
 	console.log(`\nidle agent: ${cfg.idleSeconds} s with the key inserted and no client connected`);
 	if (cfg.pid) {
