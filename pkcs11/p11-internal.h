@@ -18,6 +18,9 @@
  */
 int ukey_err_from_ckr(unsigned long rv);
 
+/* ukey_p11_is_softhsm: the module is SoftHSM2 (watch.c knows where it keeps its tokens). */
+bool ukey_p11_is_softhsm(const struct ukey_p11 *p11);
+
 /* ukey_p11_function_list: the module's raw function list (same instance libp11 uses). Owned by p11. */
 CK_FUNCTION_LIST *ukey_p11_function_list(struct ukey_p11 *p11);
 

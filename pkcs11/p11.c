@@ -27,6 +27,7 @@ struct ukey_p11 {
 	CK_FUNCTION_LIST *fl; /* the module's raw function list, for what libp11 lacks */
 	bool initialized_here; /* fl is an instance of our own (p11-kit-proxy): we finalise it */
 	bool static_slots; /* no C_WaitForSlotEvent: new tokens show only after a re-initialisation */
+	bool softhsm; /* SoftHSM2: tokens are directories of files (watch.c) */
 	/*
 	 * Our open ukey_sessions per slot. PKCS#11 login state belongs to the
 	 * application, not the session: a C_Logout as one session closes would
@@ -185,9 +186,8 @@ int ukey_p11_load(const char *path, struct ukey_p11 **ret_p11)
 		 * C_Initialize (checked on 2.6.1).
 		 */
 		rv = p11->fl->C_WaitForSlotEvent(CKF_DONT_BLOCK, &slot, NULL);
-		p11->static_slots =
-			rv == CKR_FUNCTION_NOT_SUPPORTED ||
-			(p11->fl->C_GetInfo(&info) == CKR_OK && memcmp(info.manufacturerID, "SoftHSM", 7) == 0);
+		p11->softhsm = p11->fl->C_GetInfo(&info) == CKR_OK && memcmp(info.manufacturerID, "SoftHSM", 7) == 0;
+		p11->static_slots = rv == CKR_FUNCTION_NOT_SUPPORTED || p11->softhsm;
 	}
 	*ret_p11 = p11;
 	return 0;
@@ -218,6 +218,11 @@ struct ukey_p11 *ukey_p11_free(struct ukey_p11 *p11)
 	pthread_mutex_destroy(&p11->slots_lock);
 	free(p11);
 	return NULL;
+}
+
+bool ukey_p11_is_softhsm(const struct ukey_p11 *p11)
+{
+	return p11->softhsm;
 }
 
 bool ukey_p11_needs_polling(const struct ukey_p11 *p11)

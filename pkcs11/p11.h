@@ -154,6 +154,22 @@ int ukey_p11_rescan(struct ukey_p11 *p11);
 /* ukey_p11_needs_polling: whether the module shows new tokens only after ukey_p11_rescan() (no slot events). */
 bool ukey_p11_needs_polling(const struct ukey_p11 *p11);
 
+/*
+ * Change notification for a module that reports no slot events but keeps its
+ * tokens in files (SoftHSM2): an fd that becomes readable when a token may
+ * have come or gone (UKEY_P11_WATCH_TOKENS: re-initialise to see it) or its
+ * objects changed (UKEY_P11_WATCH_OBJECTS). ukey_p11_watch_open returns
+ * -ENOTSUP for other modules; then polling is the way.
+ */
+struct ukey_p11_watch;
+#define UKEY_P11_WATCH_TOKENS 1
+#define UKEY_P11_WATCH_OBJECTS 2
+int ukey_p11_watch_open(struct ukey_p11 *p11, struct ukey_p11_watch **ret);
+int ukey_p11_watch_fd(const struct ukey_p11_watch *w);
+/* ukey_p11_watch_drain: read what happened since the last call (non-blocking): UKEY_P11_WATCH_* bits, 0 for nothing. */
+int ukey_p11_watch_drain(struct ukey_p11_watch *w);
+struct ukey_p11_watch *ukey_p11_watch_free(struct ukey_p11_watch *w);
+
 /* ukey_p11_path: the module path given to ukey_p11_load(). Owned by p11. */
 const char *ukey_p11_path(const struct ukey_p11 *p11);
 

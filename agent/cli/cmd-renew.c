@@ -86,8 +86,9 @@ static int renew_check(struct cli *c)
 	if (chk.ca_asked) {
 		ca_words(&chk);
 		if (!chk.ca_agrees)
-			printf("%s\n", _("ukey's own reading of the rules differs (the CA's clock or records): the CA's "
-					 "word counts."));
+			printf("%s\n",
+			       _("ukey's own reading of the rules differs (the CA's clock or records): the CA's "
+				 "word counts."));
 	} else if (core.ca_url) {
 		printf("%s\n", _("The CA could not confirm it: this is ukey's own reading of the rules."));
 	}
@@ -131,7 +132,8 @@ static int renew_run(struct cli *c)
 			cJSON_AddStringToObject(o, "result", "nothing-to-resume");
 			cli_print_json(o);
 		} else {
-			printf(_("No renewal of \"%s\" is under way: nothing to resume.\n"), cli_safe(plan.token.label));
+			printf(_("No renewal of \"%s\" is under way: nothing to resume.\n"),
+			       cli_safe(plan.token.label));
 		}
 		return 0;
 	}

@@ -67,8 +67,8 @@ int cmd_list(struct cli *c, int argc, char **argv)
 		return cli_report(c, &f);
 	/* Listing works without the store; only the tries left are then unknown. */
 	if (core.store_error < 0 && !c->json)
-		fprintf(stderr, _("ukey: warning: PIN tries unknown: %s (\"%s\").\n"), _(ukey_strerror(core.store_error)),
-			c->cfg.state_dir ? c->cfg.state_dir : "");
+		fprintf(stderr, _("ukey: warning: PIN tries unknown: %s (\"%s\").\n"),
+			_(ukey_strerror(core.store_error)), c->cfg.state_dir ? c->cfg.state_dir : "");
 	if (c->json) {
 		doc = cJSON_CreateObject();
 		arr = cJSON_AddArrayToObject(doc, "tokens");

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <openssl/types.h>
+#include <openssl/x509.h> /* STACK_OF(X509): with only types.h clang sees a struct declared in a prototype */
 
 /* Caps on what a CA may send: a certs-only PKCS#7 with a few certificates is a few KiB. */
 #define UKEY_CA_MAX_RESPONSE (256 * 1024)

@@ -39,6 +39,9 @@
 
 #define UKEY_API_LANE_MAX UKEY_P11_SERIAL_MAX
 
+/* Even with events, the watcher looks at the keys at least this often (seconds): a safety net, once an hour. */
+#define UKEY_API_LOOK_MAX_S 3600
+
 struct job;
 struct sign_session;
 struct token_entry;
@@ -75,8 +78,7 @@ struct ukey_api {
 	char (*missing)[UKEY_P11_SERIAL_MAX]; /* watcher only: known keys the last look missed */
 	int nmissing;
 	pthread_t watcher;
-	pthread_cond_t watch_cond; /* with lock: a device event, a change on a key, or stop */
-	bool look_now; /* guarded by lock */
+	int wake_fd; /* eventfd: wakes the watcher (a device event, a change on a key, or stop) */
 	struct ukey_core watch_core; /* the watcher's own store */
 
 	/* sessions.c */

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -93,10 +95,11 @@ char *ukey_api_error_text(const cJSON *id, int code, const char *data_id, const 
 
 void api_look_now(struct ukey_api *api)
 {
-	pthread_mutex_lock(&api->lock);
-	api->look_now = true;
-	pthread_cond_signal(&api->watch_cond);
-	pthread_mutex_unlock(&api->lock);
+	uint64_t one = 1;
+
+	/* An eventfd: callable from any thread (device callbacks too), never blocks, coalesces. */
+	if (write(api->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug_errno(-errno, "waking the token watcher");
 }
 
 int api_rescan_now(struct ukey_api *api)
@@ -260,8 +263,8 @@ static void stop_threads(struct ukey_api *api)
 	pthread_mutex_lock(&api->lock);
 	api->stop = true;
 	pthread_cond_broadcast(&api->cond);
-	pthread_cond_broadcast(&api->watch_cond);
 	pthread_mutex_unlock(&api->lock);
+	api_look_now(api);
 	for (int i = 0; i < api->nworkers; i++)
 		pthread_join(api->workers[i].thread, NULL);
 	api->nworkers = 0;
@@ -271,7 +274,6 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 {
 	struct ukey_api *api = calloc(1, sizeof(*api));
 	pthread_rwlockattr_t rwattr;
-	bool watcher = false;
 	int r;
 
 	if (!api)
@@ -298,7 +300,15 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 		api->cfg.session_idle_s = UKEY_API_SESSION_IDLE_DEFAULT;
 	pthread_mutex_init(&api->lock, NULL);
 	pthread_cond_init(&api->cond, NULL);
-	pthread_cond_init(&api->watch_cond, NULL);
+	api->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (api->wake_fd < 0) {
+		free(api->module);
+		free(api->state_dir);
+		free(api->ca_url);
+		free(api->ca_trust);
+		free(api);
+		return -errno;
+	}
 	pthread_mutex_init(&api->tokens_lock, NULL);
 	pthread_mutex_init(&api->sessions_lock, NULL);
 	/* Writers first: a re-initialisation must not wait behind an endless stream of jobs. */
@@ -328,18 +338,18 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 	start_device_watch(api); /* before the watcher: without device events it must poll */
 	if ((r = -pthread_create(&api->watcher, NULL, tokens_watcher, api)) < 0)
 		goto fail;
-	watcher = true;
 	*ret_api = api;
 	return 0;
 fail:
-	(void)watcher;
 	ukey_device_watch_stop(api->devices);
 	stop_threads(api);
 	for (int i = 0; i < UKEY_API_WORKERS; i++)
 		ukey_store_free(api->workers[i].core.store);
 	ukey_store_free(api->watch_core.store);
+	tokens_free(api);
 	ukey_model_db_free(api->models);
 	ukey_p11_free(api->p11);
+	close(api->wake_fd);
 	free(api->module);
 	free(api->state_dir);
 	free(api->ca_url);
@@ -375,7 +385,7 @@ struct ukey_api *ukey_api_stop(struct ukey_api *api)
 	ukey_p11_free(api->p11);
 	pthread_rwlock_destroy(&api->module_lock);
 	pthread_cond_destroy(&api->cond);
-	pthread_cond_destroy(&api->watch_cond);
+	close(api->wake_fd);
 	pthread_mutex_destroy(&api->lock);
 	pthread_mutex_destroy(&api->tokens_lock);
 	pthread_mutex_destroy(&api->sessions_lock);

@@ -6,14 +6,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access.h" /* connections, rate */
+#include "rpc.h" /* message size, depth */
+
 /* Limits (PROTOCOL.md lists them for clients). */
-#define UKEY_WS_MAX_MESSAGE (256 * 1024)
-#define UKEY_WS_MAX_DEPTH 8
-#define UKEY_WS_RATE_PER_SEC 20
-#define UKEY_WS_RATE_BURST 40
 #define UKEY_WS_MAX_IN_FLIGHT 8
-#define UKEY_WS_MAX_CONNECTIONS 128
 #define UKEY_WS_IDLE_SECONDS 300
+#define UKEY_WS_MESSAGE_SECONDS 10 /* from a message's first byte to its last */
+#define UKEY_WS_HEADERS_SECONDS 3 /* from connect to the end of the request headers */
 #define UKEY_WS_MAX_QUEUED (1024 * 1024) /* unsent bytes a slow client may hold before it is dropped */
 
 struct ukey_server_config {
@@ -30,7 +30,12 @@ struct ukey_server_config {
 
 struct ukey_server;
 
-/* ukey_server_new: bind 127.0.0.1 (and ::1 when the host has it) and start the API worker. */
+/*
+ * ukey_server_new: listen on 127.0.0.1 and, when the host has IPv6
+ * loopback, on ::1 (both, or neither), and start the API worker.
+ * -EADDRINUSE: the port is taken on one of them (by another program,
+ * maybe another user's).
+ */
 int ukey_server_new(const struct ukey_server_config *cfg, struct ukey_server **ret);
 
 /* ukey_server_port: the port listened on. */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <unistd.h>
 
 #define UKEY_LOG_MODULE UKEY_LOG_MOD_WS
 #include "api-internal.h"
@@ -387,46 +389,74 @@ void tokens_first_look(struct ukey_api *api)
 	look(api, &api->watch_core, false);
 }
 
+/* The watcher's sleep: until woken (api_look_now, stop), the module's files change, or timeout_ms pass. */
+static void sleep_until_something(struct ukey_api *api, struct ukey_p11_watch *watch, unsigned timeout_ms)
+{
+	struct pollfd fds[2] = { { .fd = api->wake_fd, .events = POLLIN },
+				 { .fd = watch ? ukey_p11_watch_fd(watch) : -1, .events = POLLIN } };
+	uint64_t n;
+
+	if (poll(fds, watch ? 2 : 1, (int)timeout_ms) > 0 && (fds[0].revents & POLLIN))
+		while (read(api->wake_fd, &n, sizeof(n)) > 0)
+			;
+}
+
+static bool stopping(struct ukey_api *api)
+{
+	bool stop;
+
+	pthread_mutex_lock(&api->lock);
+	stop = api->stop;
+	pthread_mutex_unlock(&api->lock);
+	return stop;
+}
+
 void *tokens_watcher(void *userdata)
 {
 	struct ukey_api *api = userdata;
-	/* Without slot events or device events, looking from time to time is the only way to see keys come. */
-	bool polled = ukey_p11_needs_polling(api->p11) || !api->devices;
+	struct ukey_p11_watch *watch = NULL;
+	bool polled;
 
+	/*
+	 * How keys are seen to come and go, cheapest first: the module's token
+	 * files (SoftHSM2, inotify), device events (USB hotplug, PC/SC), and only
+	 * without either a look every poll interval.
+	 */
+	if (ukey_p11_needs_polling(api->p11) && ukey_p11_watch_open(api->p11, &watch) < 0)
+		watch = NULL;
+	polled = !watch && (ukey_p11_needs_polling(api->p11) || !api->devices);
 	for (;;) {
-		struct timespec until;
 		unsigned wait_ms, idle;
+		int what = 0;
 
 		idle = sessions_expire(api);
-
 		/* Asleep until an event, a signing session's idle timeout, or (polled modules only) the next look. */
-		wait_ms = polled ? api->cfg.poll_ms : 3600 * 1000;
+		wait_ms = polled ? api->cfg.poll_ms : UKEY_API_LOOK_MAX_S * 1000;
+		/* A key missing from one look is gone only if the next one misses it too: that look comes soon. */
+		if (api->nmissing > 0 && api->cfg.poll_ms < wait_ms)
+			wait_ms = api->cfg.poll_ms;
 		if (idle && idle * 1000 < wait_ms)
 			wait_ms = idle * 1000;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += wait_ms / 1000;
-		until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&api->lock);
-		while (!api->stop && !api->look_now)
-			if (pthread_cond_timedwait(&api->watch_cond, &api->lock, &until) == ETIMEDOUT)
-				break;
-		api->look_now = false;
-		if (api->stop) {
-			pthread_mutex_unlock(&api->lock);
+		sleep_until_something(api, watch, wait_ms);
+		if (stopping(api))
 			break;
-		}
-		pthread_mutex_unlock(&api->lock);
-
-		/* A module with a fixed slot list is re-initialised to see keys come and go (not under a live session). */
-		if (polled)
+		if (watch)
+			what = ukey_p11_watch_drain(watch);
+		log_debug("looking at the keys%s", what ? ": the module's token files changed" : "");
+		/*
+		 * A module with a fixed slot list is re-initialised to see keys come
+		 * and go (never under a live signing session): polled, or when its
+		 * files changed (a new token is complete only once its files are).
+		 */
+		if (polled || what)
 			api_rescan_now(api);
 		pthread_rwlock_rdlock(&api->module_lock);
 		look(api, &api->watch_core, true);
 		pthread_rwlock_unlock(&api->module_lock);
+		/* Files that changed while we looked (another program still writing a token): look once more. */
+		if (watch && ukey_p11_watch_drain(watch))
+			api_look_now(api);
 	}
+	ukey_p11_watch_free(watch);
 	return NULL;
 }

@@ -28,6 +28,8 @@
 #endif
 
 #define UKEY_DEFAULT_PORT 24801
+/* ukeyd's own exit code (README, "Exit codes"): a loopback address it must serve is taken, so it does not start. */
+#define UKEYD_EXIT_ADDRESS_TAKEN 9
 
 static struct ukey_server *running;
 
@@ -43,7 +45,8 @@ static void help(void)
 	printf("Usage: ukeyd [OPTIONS]\n"
 	       "\n"
 	       "The ukey agent: serves the local page and the WebSocket API (see PROTOCOL.md) on\n"
-	       "127.0.0.1 and ::1 only, for the CA's portal and for local programs.\n"
+	       "127.0.0.1 and ::1 only, for the CA's portal and for local programs. When the port\n"
+	       "is taken on either address it does not start (exit 9).\n"
 	       "\n"
 	       "  --port N          port (default %d; 0 picks a free one and prints it)\n"
 	       "  --module PATH     PKCS#11 module (default %s; env UKEY_MODULE)\n"
@@ -167,7 +170,7 @@ int main(int argc, char **argv)
 	struct rlimit no_core = { 0, 0 };
 	char token[65] = "", *runtime_dir = NULL, *token_path = NULL, *web_dir = NULL, *end;
 	const char *env;
-	int opt, r = 0;
+	int opt, r = 0, exit_code = -1;
 	long port;
 	unsigned long idle = 0;
 
@@ -271,9 +274,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ukeyd: cannot load the PKCS#11 module \"%s\": check --module or UKEY_MODULE.\n",
 			cfg.module);
 		goto out;
+	} else if (r == -EADDRINUSE) {
+		/* Half-bound, the other address could be another user's server passing for the agent's own page. */
+		fprintf(stderr,
+			"ukeyd: port %d is taken on 127.0.0.1 or [::1] (another ukeyd, another program, or another "
+			"user), so ukeyd does not start; stop that program or choose another port with --port.\n",
+			scfg.port);
+		r = 0;
+		exit_code = UKEYD_EXIT_ADDRESS_TAKEN;
+		goto out;
 	} else if (r < 0) {
-		fprintf(stderr, "ukeyd: cannot listen on 127.0.0.1:%d: %s; is another ukeyd running? (--port)\n",
-			scfg.port, ukey_strerror(r));
+		fprintf(stderr, "ukeyd: cannot listen on 127.0.0.1:%d: %s.\n", scfg.port, ukey_strerror(r));
 		goto out;
 	}
 	running = srv;
@@ -295,5 +306,5 @@ out:
 	free(runtime_dir);
 	free(web_dir);
 	ukey_config_clear(&cfg);
-	return ukey_err_exit_code(r);
+	return exit_code >= 0 ? exit_code : ukey_err_exit_code(r);
 }

@@ -302,8 +302,9 @@ cJSON *ukey_json_renew_check(const struct ukey_renew_check *c)
 		if (c->ca_error < 0)
 			cJSON_AddStringToObject(ca, "why", ukey_err_id(c->ca_error));
 		else
-			cJSON_AddStringToObject(ca, "why", c->ca_configured ? "the CA has no status for this certificate"
-									  : "no CA configured");
+			cJSON_AddStringToObject(ca, "why",
+						c->ca_configured ? "the CA has no status for this certificate"
+								 : "no CA configured");
 		return o;
 	}
 	cJSON_AddNullToObject(ca, "why");

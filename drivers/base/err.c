@@ -81,12 +81,12 @@ static const struct err_entry err_table[_UKEY_E_END - UKEY_E_BASE] = {
 	[UKEY_E_RENEW_PENDING - UKEY_E_BASE] = { "renew-pending",
 						 N_("The renewal waits at the CA: run 'ukey renew --resume' later"),
 						 UKEY_EXIT_RENEW_PENDING, -32096 },
-	[UKEY_E_CA_NOT_CONFIGURED - UKEY_E_BASE] = { "ca-not-configured", N_("No CA is configured"), UKEY_EXIT_USAGE,
-						     -32097 },
-	[UKEY_E_SESSION_NOT_FOUND - UKEY_E_BASE] = { "session-not-found", N_("No such signing session"),
-						     UKEY_EXIT_USAGE, -32016 },
-	[UKEY_E_SESSION_EXPIRED - UKEY_E_BASE] = { "session-expired", N_("The signing session has expired"),
-						   UKEY_EXIT_FAILURE, -32017 },
+	[UKEY_E_CA_NOT_CONFIGURED -
+		UKEY_E_BASE] = { "ca-not-configured", N_("No CA is configured"), UKEY_EXIT_USAGE, -32097 },
+	[UKEY_E_SESSION_NOT_FOUND -
+		UKEY_E_BASE] = { "session-not-found", N_("No such signing session"), UKEY_EXIT_USAGE, -32016 },
+	[UKEY_E_SESSION_EXPIRED -
+		UKEY_E_BASE] = { "session-expired", N_("The signing session has expired"), UKEY_EXIT_FAILURE, -32017 },
 	[UKEY_E_MODEL_DB - UKEY_E_BASE] = { "model-db", N_("The token model database is missing or malformed"),
 					    UKEY_EXIT_FAILURE, -32087 },
 };

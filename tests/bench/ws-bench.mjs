@@ -25,8 +25,8 @@
 //   UKEY_BENCH_SIGN_COUNT   sign calls measured, one at a time (default 500; 10 warm-up calls first);
 //                           as many pin.verify calls follow, to show what of a sign is login and logout
 //   UKEY_BENCH_LIST_S       seconds of token.list per concurrency level (default 5; the first 10% warm up)
-//   UKEY_BENCH_LEVELS       concurrent clients per level, comma-separated (default 1,10,100; at most 128,
-//                           the agent's connection cap)
+//   UKEY_BENCH_LEVELS       concurrent clients per level, comma-separated (default 1,10,100; at most 112,
+//                           the agent's share of connections for local programs)
 //   UKEY_BENCH_IDLE_S       idle period for RSS, CPU and wakeups, in seconds (default 60)
 //   UKEY_BENCH_COMPARE_CLIENTS  clients for token.list next to agent.info, the same load (default 100)
 //   UKEY_BENCH_RENEW_DELAY_S    how long the slow CA takes to answer, as run started it (default 20); the
@@ -84,6 +84,9 @@ function envNumber(name, def, { min = 0, integer = false } = {}) {
 	return v;
 }
 
+/* The agent's share of connections for local programs (PROTOCOL.md, "Who may connect"). */
+const MAX_LOCAL_CLIENTS = 112;
+
 const args = parseArgs(process.argv.slice(2));
 if (!args.port || !args["api-token-file"] || !args.pin)
 	usage("--port, --api-token-file and --pin are required");
@@ -96,8 +99,8 @@ const cfg = {
 	listSeconds: envNumber("UKEY_BENCH_LIST_S", 5, { min: 0.1 }),
 	levels: (process.env.UKEY_BENCH_LEVELS || "1,10,100").split(",").map((s) => {
 		const n = Number(s.trim());
-		if (!Number.isInteger(n) || n < 1 || n > 128)
-			usage(`UKEY_BENCH_LEVELS: "${s}" is not a client count from 1 to 128`);
+		if (!Number.isInteger(n) || n < 1 || n > MAX_LOCAL_CLIENTS)
+			usage(`UKEY_BENCH_LEVELS: "${s}" is not a client count from 1 to ${MAX_LOCAL_CLIENTS}`);
 		return n;
 	}),
 	idleSeconds: envNumber("UKEY_BENCH_IDLE_S", 60),
@@ -106,8 +109,9 @@ const cfg = {
 	starts: envNumber("UKEY_BENCH_STARTS", 5, { min: 1, integer: true }),
 	timeoutMs: 1000 * envNumber("UKEY_BENCH_TIMEOUT_S", 30, { min: 1 }),
 };
-if (cfg.compareClients > 128)
-	usage(`UKEY_BENCH_COMPARE_CLIENTS=${cfg.compareClients}: at most 128, the agent's connection cap`);
+if (cfg.compareClients > MAX_LOCAL_CLIENTS)
+	usage(`UKEY_BENCH_COMPARE_CLIENTS=${cfg.compareClients}: at most ${MAX_LOCAL_CLIENTS}, the agent's share of ` +
+		"connections for local programs");
 const SIGN_WARMUP = 10;
 /* The same 32 bytes bench-sign.c signs: a 31-character string and its NUL. */
 const SIGN_DATA = Buffer.from("ukey benchmark data to be signed\0", "latin1").toString("base64");

@@ -74,14 +74,16 @@ static int cmd_init(int argc, char **argv)
 	if (argc < 1)
 		return usage();
 	dir = argv[0];
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc && strcmp(argv[i + 1], "rsa") == 0)
+	/* "--key rsa|ec" pairs; one loop step per pair (clang's -Wfor-loop-analysis). */
+	for (int i = 1; i < argc; i += 2) {
+		if (strcmp(argv[i], "--key") != 0 || i + 1 >= argc)
+			return usage();
+		if (strcmp(argv[i + 1], "rsa") == 0)
 			ec = false;
-		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc && strcmp(argv[i + 1], "ec") == 0)
+		else if (strcmp(argv[i + 1], "ec") == 0)
 			ec = true;
 		else
 			return usage();
-		i++;
 	}
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "ukey-refca: cannot create '%s': %s.\n", dir, strerror(errno));

@@ -337,8 +337,9 @@ async function main() {
 	try {
 		sdk = await import(SDK_URL);
 	} catch {
-		status(`无法从本机 ukey 服务（127.0.0.1:${port}）加载 SDK：请确认 ukeyd 正在运行。`,
-			`Cannot load the SDK from the ukey agent at 127.0.0.1:${port}: is ukeyd running?`, "error");
+		// The agent serves the SDK only to origins that may use it: not running and not allowed look alike here.
+		status(`无法从本机 ukey 服务（127.0.0.1:${port}）加载 SDK：它未在运行，或本网站（${location.origin}）不在其允许列表中（ukey origin add ${location.origin}）。`,
+			`Cannot load the SDK from the ukey agent at 127.0.0.1:${port}: it is not running, or this site (${location.origin}) is not on its allowlist (ukey origin add ${location.origin}).`, "error");
 		return;
 	}
 	try {
