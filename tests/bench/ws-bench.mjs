@@ -4,10 +4,17 @@
 // Usage (tests/bench/run starts the agent and calls this; see there):
 //   node ws-bench.mjs --port PORT --api-token-file FILE --pin PIN [--pid PID]
 //                     [--ukeyd BIN --module MODULE --tmp DIR] [--json-out FILE]
+//                     [--renew-port PORT --renew-api-token-file FILE]
 //
 //   --port, --api-token-file  the running agent, as a local program reaches it (no Origin, Bearer token)
-//   --pin                     the user PIN of the one key the agent sees (sent with every sign call)
-//   --pid                     the agent's process id: idle RSS and CPU from /proc (skipped without it)
+//   --pin                     the user PIN of the one key the agent sees (sent with every sign call, and
+//                             once to session.open)
+//   --pid                     the agent's process id: idle RSS, CPU and wakeups from /proc (skipped without it)
+//   --renew-port, --renew-api-token-file
+//                             a second agent whose one key (same PIN) is inside the renewal window and whose
+//                             CA answers simplereenroll only after UKEY_BENCH_RENEW_DELAY_S (tests/ca/fault-ca
+//                             --delay): token.list from one connection while renew.start waits on another
+//                             (skipped without them)
 //   --ukeyd, --module, --tmp  start further agents on the same module to time start-up (skipped without
 //                             them); each gets fresh state and runtime dirs under DIR, and its pid is
 //                             appended to DIR/pids so the caller can stop it if this script is killed
@@ -20,17 +27,23 @@
 //   UKEY_BENCH_LIST_S       seconds of token.list per concurrency level (default 5; the first 10% warm up)
 //   UKEY_BENCH_LEVELS       concurrent clients per level, comma-separated (default 1,10,100; at most 112,
 //                           the agent's share of connections for local programs)
-//   UKEY_BENCH_IDLE_S       idle period for RSS and CPU, in seconds (default 60)
+//   UKEY_BENCH_IDLE_S       idle period for RSS, CPU and wakeups, in seconds (default 60)
+//   UKEY_BENCH_COMPARE_CLIENTS  clients for token.list next to agent.info, the same load (default 100)
+//   UKEY_BENCH_RENEW_DELAY_S    how long the slow CA takes to answer, as run started it (default 20); the
+//                           renew.start reply is waited for that long plus UKEY_BENCH_TIMEOUT_S
 //   UKEY_BENCH_STARTS       agent starts timed; the median is printed (default 5)
 //   UKEY_BENCH_TIMEOUT_S    one call, one connect or one start may take this long before the
 //                           benchmark gives up as not runnable (default 30)
 //
 // Nothing here is asserted: the figures are printed, as aligned lines for a person and one final
 // line "json: {...}" for scripts. The exit status is non-zero only when the benchmark cannot run
-// (the agent does not start or answer, a call returns an error, a connection drops).
+// (the agent does not start or answer, a call returns an error, a connection drops). A method the
+// agent does not have yet (method-not-found, e.g. session.open before signing sessions) makes that
+// figure "not available" (null in the json line) instead.
 import { spawn, execFileSync } from "node:child_process";
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import os from "node:os";
 import { performance } from "node:perf_hooks";
 
 const require = createRequire(new URL("../js/package.json", import.meta.url));
@@ -39,7 +52,8 @@ const WebSocket = require("ws");
 /* ---- settings ---- */
 
 function parseArgs(argv) {
-	const known = ["port", "api-token-file", "pin", "pid", "ukeyd", "module", "tmp", "json-out"];
+	const known = ["port", "api-token-file", "pin", "pid", "ukeyd", "module", "tmp", "json-out", "renew-port",
+		"renew-api-token-file"];
 	const out = {};
 	for (let i = 0; i < argv.length; i++) {
 		const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
@@ -55,7 +69,8 @@ function parseArgs(argv) {
 function usage(why) {
 	process.stderr.write(`ws-bench: ${why}\n` +
 		"usage: node ws-bench.mjs --port PORT --api-token-file FILE --pin PIN [--pid PID] " +
-		"[--ukeyd BIN --module MODULE --tmp DIR] [--json-out FILE]\n");
+		"[--ukeyd BIN --module MODULE --tmp DIR] [--json-out FILE] " +
+		"[--renew-port PORT --renew-api-token-file FILE]\n");
 	process.exit(2);
 }
 
@@ -69,6 +84,9 @@ function envNumber(name, def, { min = 0, integer = false } = {}) {
 	return v;
 }
 
+/* The agent's share of connections for local programs (PROTOCOL.md, "Who may connect"). */
+const MAX_LOCAL_CLIENTS = 112;
+
 const args = parseArgs(process.argv.slice(2));
 if (!args.port || !args["api-token-file"] || !args.pin)
 	usage("--port, --api-token-file and --pin are required");
@@ -81,14 +99,19 @@ const cfg = {
 	listSeconds: envNumber("UKEY_BENCH_LIST_S", 5, { min: 0.1 }),
 	levels: (process.env.UKEY_BENCH_LEVELS || "1,10,100").split(",").map((s) => {
 		const n = Number(s.trim());
-		if (!Number.isInteger(n) || n < 1 || n > 128)
-			usage(`UKEY_BENCH_LEVELS: "${s}" is not a client count from 1 to 128`);
+		if (!Number.isInteger(n) || n < 1 || n > MAX_LOCAL_CLIENTS)
+			usage(`UKEY_BENCH_LEVELS: "${s}" is not a client count from 1 to ${MAX_LOCAL_CLIENTS}`);
 		return n;
 	}),
 	idleSeconds: envNumber("UKEY_BENCH_IDLE_S", 60),
+	compareClients: envNumber("UKEY_BENCH_COMPARE_CLIENTS", 100, { min: 1, integer: true }),
+	renewDelaySeconds: envNumber("UKEY_BENCH_RENEW_DELAY_S", 20),
 	starts: envNumber("UKEY_BENCH_STARTS", 5, { min: 1, integer: true }),
 	timeoutMs: 1000 * envNumber("UKEY_BENCH_TIMEOUT_S", 30, { min: 1 }),
 };
+if (cfg.compareClients > MAX_LOCAL_CLIENTS)
+	usage(`UKEY_BENCH_COMPARE_CLIENTS=${cfg.compareClients}: at most ${MAX_LOCAL_CLIENTS}, the agent's share of ` +
+		"connections for local programs");
 const SIGN_WARMUP = 10;
 /* The same 32 bytes bench-sign.c signs: a 31-character string and its NUL. */
 const SIGN_DATA = Buffer.from("ukey benchmark data to be signed\0", "latin1").toString("base64");
@@ -121,7 +144,7 @@ function median(values) {
 const r1 = (x) => Math.round(x * 10) / 10;
 const r3 = (x) => Math.round(x * 1000) / 1000;
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
-const line = (label, value) => console.log(`  ${label.padEnd(34)} ${value}`);
+const line = (label, value) => console.log(`  ${label.padEnd(38)} ${value}`);
 
 /* ---- a JSON-RPC client over one WebSocket ---- */
 
@@ -174,6 +197,8 @@ class Client {
 		}
 		if (msg.id === undefined || msg.id === null) {
 			this.notifications++;
+			if (this.onNotification)
+				this.onNotification(msg);
 			return;
 		}
 		const p = this.pending.get(msg.id);
@@ -182,7 +207,10 @@ class Client {
 		this.pending.delete(msg.id);
 		if (msg.error) {
 			const d = msg.error.data || {};
-			p.reject(new Error(`${p.method}: error ${msg.error.code} ${d.id || ""}: ${msg.error.message}`));
+			const err = new Error(`${p.method}: error ${msg.error.code} ${d.id || ""}: ${msg.error.message}`);
+			err.rpcCode = msg.error.code;
+			err.rpcId = d.id;
+			p.reject(err);
 		} else {
 			p.resolve(msg.result);
 		}
@@ -226,6 +254,8 @@ async function connect(port, tokenFile) {
 	return new Client(port, readApiToken(tokenFile)).open(cfg.timeoutMs);
 }
 
+const METHOD_NOT_FOUND = -32601;
+
 /* ---- /proc figures ---- */
 
 let clkTck = 100;
@@ -262,6 +292,46 @@ function procSample(pid) {
 
 const mib = (kib) => kib / 1024;
 
+/* Context switches of every thread of the process, by thread id: voluntary (it slept: a timer, a poll, a lock)
+   plus nonvoluntary (preempted). Each one is a wakeup of that thread, so the sum over an idle period is how often
+   the agent woke up. A thread that ends within the period takes its count along: a lower bound, then. */
+function taskSwitches(pid) {
+	const out = new Map();
+	let tids;
+	try {
+		tids = readdirSync(`/proc/${pid}/task`);
+	} catch (e) {
+		throw new Error(`the agent (pid ${pid}) is gone: ${e.code || e.message}`);
+	}
+	for (const tid of tids) {
+		let status;
+		try {
+			status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+		} catch {
+			continue; /* ended meanwhile */
+		}
+		const n = (key) => Number((new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status) || [])[1] || 0);
+		const name = (/^Name:\s+(.*)$/m.exec(status) || [])[1] || "?";
+		out.set(tid, { n: n("voluntary_ctxt_switches") + n("nonvoluntary_ctxt_switches"), name });
+	}
+	return out;
+}
+
+/* Wakeups between two taskSwitches() samples, in all and by thread ("TID NAME": count, the threads that woke,
+   most first); a thread born in between counts from zero. */
+function wakeupsBetween(a, b) {
+	let sum = 0;
+	const byThread = [];
+	for (const [tid, { n, name }] of b) {
+		const d = n - (a.has(tid) ? a.get(tid).n : 0);
+		sum += d;
+		if (d > 0)
+			byThread.push([`${tid} ${name}`, d]);
+	}
+	byThread.sort((x, y) => y[1] - x[1]);
+	return { sum, byThread: Object.fromEntries(byThread) };
+}
+
 /* ---- the measurements ---- */
 
 async function checkAgent() {
@@ -276,11 +346,17 @@ async function checkAgent() {
 
 async function measureIdle() {
 	const a = procSample(cfg.pid);
+	const wa = taskSwitches(cfg.pid);
 	await sleep(cfg.idleSeconds * 1000);
+	const wb = taskSwitches(cfg.pid);
 	const b = procSample(cfg.pid);
 	const wallMs = b.t - a.t;
 	const cpuMs = b.cpuMs - a.cpuMs;
+	const w = wakeupsBetween(wa, wb);
 	return {
+		wakeups: w.sum,
+		wakeups_per_min: r1((60000 * w.sum) / wallMs),
+		wakeups_by_thread: w.byThread,
 		seconds: r1(wallMs / 1000),
 		rss_start_kib: a.rssKiB,
 		rss_end_kib: b.rssKiB,
@@ -366,9 +442,9 @@ async function measureStarts() {
 }
 
 /* UKEY_BENCH_SIGN_COUNT calls of one method, one at a time, after SIGN_WARMUP unmeasured ones; check() throws
-   on a wrong reply. */
-async function measureSerial(method, params, check) {
-	const c = await connect(cfg.port, cfg.tokenFile);
+   on a wrong reply. On a connection of its own, or on client (left open: a signing session lives on it). */
+async function measureSerial(method, params, check, client = null) {
+	const c = client || await connect(cfg.port, cfg.tokenFile);
 	const lat = [];
 	let t0 = 0;
 	for (let i = 0; i < SIGN_WARMUP + cfg.signCount; i++) {
@@ -381,7 +457,8 @@ async function measureSerial(method, params, check) {
 		check(res);
 	}
 	const elapsed = performance.now() - t0;
-	await c.close();
+	if (!client)
+		await c.close();
 	lat.sort((a, b) => a - b);
 	return {
 		count: cfg.signCount,
@@ -392,8 +469,9 @@ async function measureSerial(method, params, check) {
 	};
 }
 
-/* n clients, each with one token.list in flight, for listSeconds; the first 10% is warm-up. */
-async function measureList(n) {
+/* n clients, each with one call of method (token.list or agent.info) in flight, for listSeconds; the first
+   10% is warm-up. */
+async function measureList(n, method = "token.list") {
 	const clients = await Promise.all(Array.from({ length: n }, () => connect(cfg.port, cfg.tokenFile)));
 	const lat = [];
 	const tBegin = performance.now();
@@ -406,10 +484,12 @@ async function measureList(n) {
 	await Promise.all(clients.map(async (c) => {
 		while (performance.now() < tEnd) {
 			const s = performance.now();
-			const res = await c.call("token.list", {}, cfg.timeoutMs);
+			const res = await c.call(method, {}, cfg.timeoutMs);
 			const e = performance.now();
-			if (!res || !Array.isArray(res.tokens) || res.tokens.length !== 1)
+			if (method === "token.list" && (!res || !Array.isArray(res.tokens) || res.tokens.length !== 1))
 				throw new Error("token.list: the reply does not list the one key");
+			if (method === "agent.info" && (!res || res.name !== "ukeyd"))
+				throw new Error("agent.info: the reply is not ukeyd's");
 			if (s >= tMeasure) {
 				lat.push(e - s);
 				if (e > lastDone)
@@ -423,6 +503,7 @@ async function measureList(n) {
 	await Promise.all(clients.map((c) => c.close()));
 	lat.sort((a, b) => a - b);
 	return {
+		method,
 		clients: n,
 		requests: lat.length,
 		req_per_s: r1((1000 * lat.length) / (lastDone - tMeasure)),
@@ -432,6 +513,100 @@ async function measureList(n) {
 		agent_cpu_percent: agent0 ? r1((100 * (agent1.cpuMs - agent0.cpuMs)) / wallMs) : null,
 		client_cpu_percent: r1((100 * (self1.user + self1.system)) / 1000 / wallMs),
 	};
+}
+
+const SIGN_CHECK = (res) => {
+	if (!res || Buffer.from(res.signature || "", "base64").length !== 256)
+		throw new Error("sign: the reply carries no 256-byte RSA-2048 signature");
+};
+
+/* sign in a signing session: session.open once with the PIN, then UKEY_BENCH_SIGN_COUNT sign calls with the
+   session id on the same connection (a session belongs to it), then session.close. null when the agent has no
+   session.open yet (method-not-found). */
+async function measureSessionSign() {
+	const c = await connect(cfg.port, cfg.tokenFile);
+	try {
+		let opened;
+		try {
+			opened = await c.call("session.open", { pin: cfg.pin }, cfg.timeoutMs);
+		} catch (e) {
+			if (e.rpcCode === METHOD_NOT_FOUND)
+				return null;
+			throw e;
+		}
+		if (!opened || typeof opened.session !== "string")
+			throw new Error("session.open: the reply carries no session id");
+		const r = await measureSerial("sign", { session: opened.session, mechanism: "rsa-pkcs1-sha256",
+			data: SIGN_DATA }, SIGN_CHECK, c);
+		await c.call("session.close", { session: opened.session }, cfg.timeoutMs);
+		return r;
+	} finally {
+		await c.close();
+	}
+}
+
+/* token.list from one connection, one call at a time, while renew.start on another connection waits on a CA
+   that answers after renewDelaySeconds: measured from the renewal's "request" step (the CSR on its way to the
+   CA) until the renewal's reply. The renewal's own outcome is reported, not judged (the agent may warn about
+   the stand-in CA's dates). null when the renewal never reached the CA (its error is in why). */
+async function measureListDuringRenewal() {
+	const port = Number(args["renew-port"]), tokenFile = args["renew-api-token-file"];
+	const renewer = await connect(port, tokenFile);
+	const lister = await connect(port, tokenFile);
+	try {
+		const { tokens } = await lister.call("token.list", {}, cfg.timeoutMs);
+		if (!tokens || tokens.length !== 1)
+			throw new Error("the renewal agent does not list exactly one key");
+		let atCa = null;
+		const reachedCa = new Promise((resolve) => {
+			renewer.onNotification = (m) => {
+				if (m.method === "renew.progress" && m.params && m.params.step === "request")
+					resolve(atCa = performance.now());
+			};
+		});
+		const t0 = performance.now();
+		const renewal = renewer.call("renew.start", { pin: cfg.pin },
+			1000 * cfg.renewDelaySeconds + cfg.timeoutMs).then(
+			(res) => ({ ok: true, result: res.result, warning: res.warning || null }),
+			(e) => ({ ok: false, error: e.rpcId || e.message }));
+		let ended = null;
+		const settled = renewal.then((r) => {
+			ended = performance.now();
+			return r;
+		});
+		await Promise.race([reachedCa, settled]);
+		if (atCa === null) {
+			const r = await settled;
+			return { available: false, why: `the renewal ended before reaching the CA: ${r.error || r.result}` };
+		}
+		const lat = [];
+		while (ended === null) {
+			const s = performance.now();
+			const res = await lister.call("token.list", {}, 1000 * cfg.renewDelaySeconds + cfg.timeoutMs);
+			if (!res || !Array.isArray(res.tokens) || res.tokens.length !== 1)
+				throw new Error("token.list: the reply does not list the one key");
+			/* Only calls sent while the renewal still waited. */
+			if (ended === null || s < ended)
+				lat.push(performance.now() - s);
+			await sleep(0);
+		}
+		const outcome = await settled;
+		lat.sort((a, b) => a - b);
+		return {
+			available: true,
+			ca_delay_s: cfg.renewDelaySeconds,
+			renewal_ms: r1(ended - t0),
+			waiting_ms: r1(ended - atCa),
+			renewal: outcome,
+			calls: lat.length,
+			p50_ms: r3(pct(lat, 50)),
+			p99_ms: r3(pct(lat, 99)),
+			max_ms: r3(lat[lat.length - 1]),
+		};
+	} finally {
+		await renewer.close();
+		await lister.close();
+	}
 }
 
 /* ---- run ---- */
@@ -457,8 +632,13 @@ async function main() {
 	console.log(`ukeyd ${info.version} WebSocket API at ws://127.0.0.1:${cfg.port}/api` +
 		(cfg.pid ? `, pid ${cfg.pid}` : "") + `; key "${token.label}" (${token.manufacturer || "?"})`);
 	console.log("  client: a local program (no Origin, API token), so no rate limit applies");
+	/* Every figure here is shared with whatever else runs: say how busy the machine was. */
+	const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+	out.machine = { cpus: os.availableParallelism ? os.availableParallelism() : os.cpus().length, loadavg: load };
+	console.log(`  machine: ${out.machine.cpus} CPUs, load average ${load} (1, 5, 15 min) at the start; ` +
+		"figures from a busy machine are not comparable");
 
-	console.log(`\nidle agent: ${cfg.idleSeconds} s with no client connected`);
+	console.log(`\nidle agent: ${cfg.idleSeconds} s with the key inserted and no client connected`);
 	if (cfg.pid) {
 		out.idle = await measureIdle();
 		line("RSS at start / end of the period", `${fmt(mib(out.idle.rss_start_kib))} MiB / ` +
@@ -466,6 +646,10 @@ async function main() {
 		line("CPU time over the period", `${fmt(out.idle.cpu_ms, 0)} ms utime+stime ` +
 			`(${fmt(out.idle.cpu_percent, 3)} % of one CPU; ticks of ${fmt(1000 / clkTck, 0)} ms)`);
 		line("threads", `${out.idle.threads}`);
+		line("wakeups", `${out.idle.wakeups} over the period = ${fmt(out.idle.wakeups_per_min)}/min  ` +
+			"(context switches, voluntary + not, of every thread)");
+		line("  by thread (tid name: wakeups)", Object.entries(out.idle.wakeups_by_thread).map(([k, v]) => `${k}: ${v}`)
+			.join(", ") || "none");
 	} else {
 		line("skipped", "no --pid");
 	}
@@ -484,18 +668,25 @@ async function main() {
 
 	console.log(`\nsign RSA-2048 rsa-pkcs1-sha256 over 32 bytes of data: ${cfg.signCount} calls, one at a ` +
 		`time (${SIGN_WARMUP} warm-up calls first)`);
-	console.log("  the PIN is sent with each call: each sign is C_Login + C_Sign + C_Logout in the agent,");
+	console.log("  with the PIN on each call: each sign is C_Login + C_Sign + C_Logout in the agent,");
 	console.log("  plus the PIN-try bookkeeping of R-P1 in the state database");
 	const sign = await measureSerial("sign", { pin: cfg.pin, mechanism: "rsa-pkcs1-sha256", data: SIGN_DATA },
-		(res) => {
-			if (!res || Buffer.from(res.signature || "", "base64").length !== 256)
-				throw new Error("sign: the reply carries no 256-byte RSA-2048 signature");
-		});
+		SIGN_CHECK);
 	out.sign = { count: sign.count, sig_per_s: sign.per_s, p50_ms: sign.p50_ms, p99_ms: sign.p99_ms,
 		max_ms: sign.max_ms };
-	line("signatures/s", fmt(out.sign.sig_per_s));
+	line("signatures/s (PIN on each call)", fmt(out.sign.sig_per_s));
 	line("latency p50 / p99 / max", `${fmt(out.sign.p50_ms, 2)} / ${fmt(out.sign.p99_ms, 2)} / ` +
 		`${fmt(out.sign.max_ms, 2)} ms`);
+	console.log("  in a signing session: session.open once with the PIN, then sign with the session id");
+	const ses = await measureSessionSign();
+	out.sign_session = ses && { count: ses.count, sig_per_s: ses.per_s, p50_ms: ses.p50_ms, p99_ms: ses.p99_ms,
+		max_ms: ses.max_ms };
+	if (ses) {
+		line("signatures/s (session)", fmt(ses.per_s));
+		line("latency p50 / p99 / max", `${fmt(ses.p50_ms, 2)} / ${fmt(ses.p99_ms, 2)} / ${fmt(ses.max_ms, 2)} ms`);
+	} else {
+		line("signatures/s (session)", "not available (the agent has no session.open: method-not-found)");
+	}
 	/* The same path without the signature: where a sign call's time goes. */
 	const verify = await measureSerial("pin.verify", { pin: cfg.pin }, (res) => {
 		if (!res || res.result !== "verified")
@@ -520,6 +711,38 @@ async function main() {
 			`${fmt(l.p99_ms, 2).padStart(9)} ${fmt(l.max_ms, 2).padStart(9)} ${String(l.requests).padStart(9)} ` +
 			`${(l.agent_cpu_percent === null ? "-" : fmt(l.agent_cpu_percent) + "%").padStart(10)} ` +
 			`${(fmt(l.client_cpu_percent) + "%").padStart(10)}`);
+	}
+
+	console.log(`\ntoken.list next to agent.info (no key, no state: the envelope alone), ${cfg.compareClients} ` +
+		`clients each, ${cfg.listSeconds} s`);
+	const cmp = {};
+	for (const method of ["token.list", "agent.info"]) {
+		const l = await measureList(cfg.compareClients, method);
+		cmp[method === "token.list" ? "token_list" : "agent_info"] = l;
+		line(`${method} at ${cfg.compareClients} clients`, `${fmt(l.req_per_s).padStart(9)} req/s  p50 ` +
+			`${fmt(l.p50_ms, 2)} ms  p99 ${fmt(l.p99_ms, 2)} ms  (agent CPU ${fmt(l.agent_cpu_percent)}%)`);
+	}
+	cmp.ratio = r3(cmp.token_list.req_per_s / cmp.agent_info.req_per_s);
+	line("ratio token.list / agent.info rate", fmt(cmp.ratio, 2));
+	out.list_vs_info = cmp;
+
+	console.log(`\ntoken.list while a renewal waits on a CA that answers after ${cfg.renewDelaySeconds} s ` +
+		"(another agent, another connection)");
+	if (args["renew-port"] && args["renew-api-token-file"]) {
+		const w = await measureListDuringRenewal();
+		out.list_during_renewal = w;
+		if (w.available) {
+			line("token.list calls while it waited", `${w.calls} over ${fmt(w.waiting_ms / 1000)} s`);
+			line("latency p50 / p99 / max", `${fmt(w.p50_ms, 2)} / ${fmt(w.p99_ms, 2)} / ${fmt(w.max_ms, 2)} ms`);
+			line("the renewal", w.renewal.ok ? `${w.renewal.result} after ${fmt(w.renewal_ms / 1000)} s` +
+				(w.renewal.warning ? ` (warning: ${w.renewal.warning})` : "") :
+				`ended with ${w.renewal.error} after ${fmt(w.renewal_ms / 1000)} s`);
+		} else {
+			line("not available", w.why);
+		}
+	} else {
+		out.list_during_renewal = null;
+		line("skipped", "no --renew-port and --renew-api-token-file");
 	}
 
 	if (cfg.pid) {
