@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #define UKEY_LOG_MODULE UKEY_LOG_MOD_P11
@@ -22,10 +23,18 @@
  * inotify watch on that directory and on each token's directory tells when a
  * token came or went, or its objects changed, without waking up otherwise.
  */
+/* A token directory younger than this may still be written (a token being created): changes there may be a new token. */
+#define YOUNG_S 10
+
 struct ukey_p11_watch {
 	int fd;
 	int top; /* the watch descriptor of the token directory */
 	char dir[PATH_MAX];
+	struct young {
+		int wd;
+		time_t seen;
+	} young[16]; /* token directories watched recently (wd 0: free) */
+	bool started; /* the first listing is done: directories found later are young */
 };
 
 #define TOP_EVENTS (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR | IN_DELETE_SELF)
@@ -66,6 +75,16 @@ static int softhsm_tokendir(char *buf, size_t size)
 	return r;
 }
 
+static bool is_young(const struct ukey_p11_watch *w, int wd)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < sizeof(w->young) / sizeof(w->young[0]); i++)
+		if (w->young[i].wd == wd && w->young[i].seen && now - w->young[i].seen < YOUNG_S)
+			return true;
+	return false;
+}
+
 /* Watch every token directory under the top one (new ones too: called again after a creation). */
 static void watch_tokens(struct ukey_p11_watch *w)
 {
@@ -76,15 +95,26 @@ static void watch_tokens(struct ukey_p11_watch *w)
 		return;
 	while ((e = readdir(d))) {
 		char path[PATH_MAX];
+		int wd;
 
 		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", w->dir, e->d_name) >= (int)sizeof(path))
 			continue;
 		/* Adding a watch twice returns the same descriptor: harmless. */
-		inotify_add_watch(w->fd, path, TOKEN_EVENTS);
+		wd = inotify_add_watch(w->fd, path, TOKEN_EVENTS);
+		if (wd >= 0 && w->started && !is_young(w, wd)) {
+			struct young *slot = &w->young[0];
+
+			for (size_t i = 0; i < sizeof(w->young) / sizeof(w->young[0]); i++)
+				if (w->young[i].seen < slot->seen)
+					slot = &w->young[i];
+			slot->wd = wd;
+			slot->seen = time(NULL);
+		}
 	}
 	closedir(d);
+	w->started = true;
 }
 
 int ukey_p11_watch_open(struct ukey_p11 *p11, struct ukey_p11_watch **ret)
@@ -136,7 +166,14 @@ int ukey_p11_watch_drain(struct ukey_p11_watch *w)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->wd == w->top)
+			/*
+			 * A token directory came or went, or one that came lately gets
+			 * a new file (SoftHSM2 shows a token once its files are
+			 * complete): the module must be re-initialised. Anything else
+			 * (the module itself opening its files when re-initialised, an
+			 * object of a known token changing) needs no re-initialisation.
+			 */
+			if (ev->wd == w->top || (is_young(w, ev->wd) && (ev->mask & (IN_CREATE | IN_MOVED_TO))))
 				what |= UKEY_P11_WATCH_TOKENS;
 			else
 				what |= UKEY_P11_WATCH_OBJECTS;

@@ -80,6 +80,7 @@ struct ukey_api {
 	pthread_t watcher;
 	int wake_fd; /* eventfd: wakes the watcher (a device event, a change on a key, or stop) */
 	struct ukey_core watch_core; /* the watcher's own store */
+	struct ukey_core loop_core; /* the event loop's own store: the greeting of a new connection */
 
 	/* sessions.c */
 	pthread_mutex_t sessions_lock;
@@ -92,7 +93,12 @@ void api_notify(struct ukey_api *api, uint64_t conn_id, const char *method, cJSO
 void api_reply(struct ukey_api *api, uint64_t conn_id, cJSON *doc, bool request_done);
 /* api_rescan: the core's rescan hook for a worker (drops and retakes its read lock). 1 when re-initialised. */
 int api_rescan(void *userdata);
-/* api_rescan_locked: re-initialise a module with fixed slots when no signing session lives; module_lock not held. */
+/*
+ * api_rescan_now: re-initialise a module with fixed slots when no signing
+ * session lives and no job uses the module (module_lock not held by the
+ * caller). 1 when re-initialised, 0 when not needed or not allowed, -EBUSY
+ * when a job holds the module (try again later).
+ */
 int api_rescan_now(struct ukey_api *api);
 /* api_look_now: wake the token watcher (a device event, or a job changed a key). */
 void api_look_now(struct ukey_api *api);
@@ -101,8 +107,8 @@ void api_look_now(struct ukey_api *api);
 void api_run_request(struct api_worker *w, uint64_t conn_id, const char *origin, const cJSON *req);
 /* The lane of a request: the serial of the key it is about, "" for none (resolved from the token state). */
 void api_request_lane(struct ukey_api *api, uint64_t conn_id, const cJSON *req, char lane[UKEY_API_LANE_MAX]);
-/* A new connection: cert.expiring and renew.pending from the token state. */
-void api_greet(struct api_worker *w, uint64_t conn_id);
+/* A new connection: cert.expiring and renew.pending from the token state (memory) and the journal (core's store). */
+void api_greet(struct ukey_api *api, struct ukey_core *core, uint64_t conn_id);
 
 /* sessions.c */
 /* A signing session opened with a logged-in PKCS#11 session s (taken over); *ret_id gets its id. */

@@ -22,7 +22,6 @@
 
 enum job_kind {
 	JOB_REQUEST,
-	JOB_GREET, /* a new connection */
 	JOB_DISCONNECT, /* a connection closed: its signing sessions end */
 };
 
@@ -106,11 +105,18 @@ int api_rescan_now(struct ukey_api *api)
 {
 	int r = 0;
 
+	/*
+	 * Never wait for the module: a job may hold it for as long as a CA takes
+	 * to answer, and a waiting writer would hold up every other job's
+	 * reader behind it. Busy: the caller tries again later.
+	 */
+	if (pthread_rwlock_trywrlock(&api->module_lock) != 0)
+		return -EBUSY;
 	/* Re-initialising closes every PKCS#11 session: never under a live signing session. */
-	pthread_rwlock_wrlock(&api->module_lock);
 	if (!sessions_any_live(api))
 		r = ukey_p11_rescan(api->p11);
 	pthread_rwlock_unlock(&api->module_lock);
+	log_debug("module re-initialised: %d", r);
 	return r;
 }
 
@@ -121,7 +127,9 @@ int api_rescan(void *userdata)
 
 	if (w->module_held)
 		pthread_rwlock_unlock(&w->api->module_lock);
-	r = api_rescan_now(w->api);
+	/* A key asked for by name and not found: worth a short wait for the other jobs to let go of the module. */
+	for (int i = 0; i < 20 && (r = api_rescan_now(w->api)) == -EBUSY; i++)
+		usleep(25 * 1000);
 	if (w->module_held)
 		pthread_rwlock_rdlock(&w->api->module_lock);
 	return r;
@@ -168,9 +176,6 @@ static void run_job(struct api_worker *w, struct job *job)
 	switch (job->kind) {
 	case JOB_REQUEST:
 		api_run_request(w, job->conn_id, job->origin, job->req);
-		break;
-	case JOB_GREET:
-		api_greet(w, job->conn_id);
 		break;
 	case JOB_DISCONNECT:
 		sessions_end_conn(api, job->conn_id);
@@ -320,6 +325,7 @@ int ukey_api_start(const struct ukey_api_config *cfg, struct ukey_api **ret_api)
 		goto fail;
 	load_models(api); /* before the workers: they read them for diagnose */
 	core_init(api, &api->watch_core, NULL);
+	core_init(api, &api->loop_core, NULL);
 	if (api->watch_core.store_error < 0)
 		log_warning("PIN tries cannot be recorded in '%s': %s; PIN methods are refused",
 			    api->state_dir ? api->state_dir : "(none)", ukey_strerror(api->watch_core.store_error));
@@ -346,6 +352,7 @@ fail:
 	for (int i = 0; i < UKEY_API_WORKERS; i++)
 		ukey_store_free(api->workers[i].core.store);
 	ukey_store_free(api->watch_core.store);
+	ukey_store_free(api->loop_core.store);
 	tokens_free(api);
 	ukey_model_db_free(api->models);
 	ukey_p11_free(api->p11);
@@ -381,6 +388,7 @@ struct ukey_api *ukey_api_stop(struct ukey_api *api)
 	for (int i = 0; i < UKEY_API_WORKERS; i++)
 		ukey_store_free(api->workers[i].core.store);
 	ukey_store_free(api->watch_core.store);
+	ukey_store_free(api->loop_core.store);
 	ukey_model_db_free(api->models);
 	ukey_p11_free(api->p11);
 	pthread_rwlock_destroy(&api->module_lock);
@@ -450,10 +458,12 @@ void ukey_api_submit(struct ukey_api *api, uint64_t conn_id, const char *origin,
 
 void ukey_api_connected(struct ukey_api *api, uint64_t conn_id)
 {
-	struct job *job = job_new(JOB_GREET, conn_id);
-
-	if (job)
-		enqueue(api, job);
+	/*
+	 * Here, on the event loop, before the connection can send anything: its
+	 * first reply comes after its greeting, whichever worker runs it. Memory
+	 * and one journal read, no module call.
+	 */
+	api_greet(api, &api->loop_core, conn_id);
 }
 
 void ukey_api_disconnected(struct ukey_api *api, uint64_t conn_id)

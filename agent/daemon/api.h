@@ -65,7 +65,7 @@ void ukey_api_submit(struct ukey_api *api, uint64_t conn_id, const char *origin,
 /* ukey_api_request_free: wipe every string param (a PIN among them), then free the request. NULL-safe. */
 void ukey_api_request_free(cJSON *req);
 
-/* ukey_api_connected: queue the greeting work for a new connection (cert.expiring notifications). */
+/* ukey_api_connected: greet a new connection (cert.expiring, renew.pending) before it can send a request. Event loop only. */
 void ukey_api_connected(struct ukey_api *api, uint64_t conn_id);
 
 /* ukey_api_disconnected: a connection closed: its signing sessions end (the key is logged out when no other uses it). */

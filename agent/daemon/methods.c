@@ -513,7 +513,8 @@ static void greet_renewal(struct ukey_api *api, struct ukey_core *core, uint64_t
 }
 
 struct greeting {
-	struct api_worker *w;
+	struct ukey_api *api;
+	struct ukey_core *core;
 	uint64_t conn_id;
 	char last_serial[UKEY_P11_SERIAL_MAX];
 };
@@ -523,17 +524,17 @@ static void greet_cert(void *ud, cJSON *cert, const struct ukey_token_info *t)
 	struct greeting *g = ud;
 
 	if (cert)
-		api_notify(g->w->api, g->conn_id, "cert.expiring", cert);
+		api_notify(g->api, g->conn_id, "cert.expiring", cert);
 	if (strcmp(g->last_serial, t->serial) != 0) {
 		snprintf(g->last_serial, sizeof(g->last_serial), "%s", t->serial);
-		greet_renewal(g->w->api, &g->w->core, g->conn_id, t);
+		greet_renewal(g->api, g->core, g->conn_id, t);
 	}
 }
 
-void api_greet(struct api_worker *w, uint64_t conn_id)
+void api_greet(struct ukey_api *api, struct ukey_core *core, uint64_t conn_id)
 {
-	struct greeting g = { .w = w, .conn_id = conn_id };
+	struct greeting g = { .api = api, .core = core, .conn_id = conn_id };
 
 	/* A new connection hears about every certificate whose renewal window is open (R-R2), from memory. */
-	tokens_each_cert(w->api, greet_cert, &g);
+	tokens_each_cert(api, greet_cert, &g);
 }

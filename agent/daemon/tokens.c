@@ -24,6 +24,9 @@
  * C_GetTokenInfo), with the certificates read again only for a key that is
  * new or whose token information changed.
  */
+/* In look(): this key's kept certificates carry over (a count no read returns). */
+#define KEEP (-1000)
+
 struct token_entry {
 	struct ukey_token_info token;
 	struct ukey_cert_info *certs;
@@ -59,6 +62,7 @@ static void read_certs(struct ukey_core *core, struct token_entry *e)
 	e->ncerts = ukey_p11_certs(core->p11, e->token.serial, &e->certs);
 	if (e->ncerts < 0)
 		e->certs = NULL;
+	log_debug("key '%s': %d certificates", e->token.serial, e->ncerts);
 }
 
 static cJSON *token_json(struct ukey_core *core, const struct token_entry *e)
@@ -109,7 +113,11 @@ static void look(struct ukey_api *api, struct ukey_core *core, bool announce)
 		free(now);
 		return;
 	}
-	/* The certificates of unchanged keys move over; new or changed keys are read outside the lock. */
+	/*
+	 * Which keys are unchanged (their certificates carry over at the swap,
+	 * under the lock: the kept state is never seen half-moved) and which are
+	 * new or changed (read now, outside the lock).
+	 */
 	pthread_mutex_lock(&api->tokens_lock);
 	for (int i = 0; i < n; i++) {
 		struct token_entry *e = find(api, now[i].serial);
@@ -117,11 +125,8 @@ static void look(struct ukey_api *api, struct ukey_core *core, bool announce)
 		next[nnext].token = now[i];
 		next[nnext].ncerts = -1;
 		if (e && same_token(&e->token, &now[i])) {
-			next[nnext].certs = e->certs;
-			next[nnext].ncerts = e->ncerts;
+			next[nnext].ncerts = KEEP;
 			next[nnext].stamp = e->stamp;
-			e->certs = NULL;
-			e->ncerts = 0;
 		} else if (e) {
 			next[nnext].ncerts = -2; /* known, changed: read again */
 		}
@@ -135,11 +140,9 @@ static void look(struct ukey_api *api, struct ukey_core *core, bool announce)
 		uint64_t stamp = 0;
 
 		/* Unchanged token information: only a different stamp (another program wrote the key) costs a read. */
-		if (next[i].ncerts >= 0 && ukey_p11_certs_stamp(core->p11, next[i].token.serial, &stamp) == 0 &&
-		    stamp != next[i].stamp) {
-			entry_clear(&next[i]);
+		if (next[i].ncerts == KEEP && ukey_p11_certs_stamp(core->p11, next[i].token.serial, &stamp) == 0 &&
+		    stamp != next[i].stamp)
 			next[i].ncerts = -2;
-		}
 		if (next[i].ncerts == -1 || next[i].ncerts == -2) {
 			read_certs(core, &next[i]);
 			if (is_new && announce)
@@ -156,9 +159,8 @@ static void look(struct ukey_api *api, struct ukey_core *core, bool announce)
 			continue;
 		if (announce && !is_missing(api, old[i].token.serial)) {
 			snprintf(missing[nmissing++], UKEY_P11_SERIAL_MAX, "%s", old[i].token.serial);
-			next[nnext] = old[i];
-			old[i].certs = NULL;
-			old[i].ncerts = 0;
+			next[nnext].token = old[i].token;
+			next[nnext].ncerts = KEEP;
 			nnext++;
 			continue;
 		}
@@ -173,6 +175,21 @@ static void look(struct ukey_api *api, struct ukey_core *core, bool announce)
 		sessions_end_serial(api, old[i].token.serial, -UKEY_E_TOKEN_REMOVED);
 	}
 	pthread_mutex_lock(&api->tokens_lock);
+	for (int i = 0; i < nnext; i++) {
+		struct token_entry *e;
+
+		if (next[i].ncerts != KEEP)
+			continue;
+		/* What the kept entry holds now (a job may have refreshed it meanwhile). */
+		e = find(api, next[i].token.serial);
+		next[i].certs = e ? e->certs : NULL;
+		next[i].ncerts = e ? e->ncerts : -1;
+		next[i].stamp = e ? e->stamp : 0;
+		if (e) {
+			e->certs = NULL;
+			e->ncerts = 0;
+		}
+	}
 	for (int i = 0; i < nold; i++)
 		entry_clear(&old[i]);
 	free(api->tokens);
@@ -415,7 +432,8 @@ void *tokens_watcher(void *userdata)
 {
 	struct ukey_api *api = userdata;
 	struct ukey_p11_watch *watch = NULL;
-	bool polled;
+	bool polled, rescan_due = false;
+	int pending = 0; /* what the last drain after a look saw */
 
 	/*
 	 * How keys are seen to come and go, cheapest first: the module's token
@@ -433,7 +451,7 @@ void *tokens_watcher(void *userdata)
 		/* Asleep until an event, a signing session's idle timeout, or (polled modules only) the next look. */
 		wait_ms = polled ? api->cfg.poll_ms : UKEY_API_LOOK_MAX_S * 1000;
 		/* A key missing from one look is gone only if the next one misses it too: that look comes soon. */
-		if (api->nmissing > 0 && api->cfg.poll_ms < wait_ms)
+		if ((api->nmissing > 0 || rescan_due || pending) && api->cfg.poll_ms < wait_ms)
 			wait_ms = api->cfg.poll_ms;
 		if (idle && idle * 1000 < wait_ms)
 			wait_ms = idle * 1000;
@@ -441,21 +459,31 @@ void *tokens_watcher(void *userdata)
 		if (stopping(api))
 			break;
 		if (watch)
-			what = ukey_p11_watch_drain(watch);
+			what = ukey_p11_watch_drain(watch) | pending;
+		pending = 0;
 		log_debug("looking at the keys%s", what ? ": the module's token files changed" : "");
 		/*
 		 * A module with a fixed slot list is re-initialised to see keys come
-		 * and go (never under a live signing session): polled, or when its
-		 * files changed (a new token is complete only once its files are).
+		 * and go (never under a live signing session): polled, or when a
+		 * token's directory came, went or is new (complete only once its
+		 * files are). Objects changing on a known key need no re-initialisation.
 		 */
-		if (polled || what)
-			api_rescan_now(api);
+		if ((polled || (what & UKEY_P11_WATCH_TOKENS) || rescan_due) && api_rescan_now(api) == -EBUSY) {
+			/* A job is using the module (a renewal waiting on the CA): try again soon, never wait for it. */
+			rescan_due = true;
+		} else {
+			rescan_due = false;
+		}
 		pthread_rwlock_rdlock(&api->module_lock);
 		look(api, &api->watch_core, true);
 		pthread_rwlock_unlock(&api->module_lock);
-		/* Files that changed while we looked (another program still writing a token): look once more. */
-		if (watch && ukey_p11_watch_drain(watch))
-			api_look_now(api);
+		/*
+		 * Files that changed while we looked: another program still writing,
+		 * or the module itself touching its files as we re-initialised it.
+		 * Look once more, but after a pause: never a loop of our own making.
+		 */
+		if (watch)
+			pending = ukey_p11_watch_drain(watch);
 	}
 	ukey_p11_watch_free(watch);
 	return NULL;
