@@ -241,14 +241,18 @@ int ukey_core_sign_key(struct ukey_core *core, const struct ukey_token_info *tok
 	n = ukey_p11_certs(core->p11, token->serial, &certs);
 	if (n < 0)
 		return ukey_failure_set(f, n, NULL);
-	/* The unit's identity is the first certificate's key, unless the caller names another. */
+	/* The unit's identity certificate's key (as renewal reads it), unless the caller names another. */
+	if (!key_id && n > 0) {
+		int id = ukey_cert_identity(certs, n, false);
+
+		if (id >= 0) {
+			memcpy(k.id, certs[id].id, certs[id].id_len);
+			k.id_len = certs[id].id_len;
+		}
+	}
 	for (int i = 0; i < n && !found; i++) {
 		if (!certs[i].readable)
 			continue;
-		if (!key_id) {
-			memcpy(k.id, certs[i].id, certs[i].id_len);
-			k.id_len = certs[i].id_len;
-		}
 		if (certs[i].id_len != k.id_len || memcmp(certs[i].id, k.id, k.id_len) != 0)
 			continue;
 		found = true;
@@ -267,7 +271,7 @@ int ukey_core_sign_key(struct ukey_core *core, const struct ukey_token_info *tok
 		k.cert_len = certs[i].der_len;
 	}
 	/* A key_id without a certificate may still name a private key: the key itself will say. */
-	if (r == 0 && !key_id && !found)
+	if (r == 0 && !key_id && (!found || k.id_len == 0))
 		r = -UKEY_E_KEY_NOT_FOUND;
 	ukey_cert_info_free_array(certs, n > 0 ? (size_t)n : 0);
 	if (r < 0) {

@@ -76,14 +76,11 @@ static void progress(const struct ukey_renew_ctx *ctx, enum ukey_renew_step step
 static int current_cert(const struct ukey_renew_ctx *ctx, const char *serial, struct ukey_cert_info *ret)
 {
 	struct ukey_cert_info *certs = NULL;
-	int n = ukey_p11_certs(ctx->p11, serial, &certs), best = -1;
+	int n = ukey_p11_certs(ctx->p11, serial, &certs), best;
 
 	if (n < 0)
 		return n;
-	for (int i = 0; i < n; i++)
-		if (certs[i].readable && certs[i].key_match == UKEY_KEY_MATCH_YES &&
-		    (best < 0 || certs[i].not_after > certs[best].not_after))
-			best = i;
+	best = ukey_cert_identity(certs, n, true);
 	if (best < 0) {
 		ukey_cert_info_free_array(certs, (size_t)n);
 		return -UKEY_E_CERT_UNREADABLE;

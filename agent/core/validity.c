@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Certificate validity under R-R1/R-R2/R-R5: whole days, computed one way for every front end. */
+#include <string.h>
+
 #include "validity.h"
 
 #define DAY 86400L
@@ -51,4 +53,31 @@ const char *ukey_validity_status_id(enum ukey_validity_status s)
 		return "expired";
 	}
 	return "unknown";
+}
+
+/* a before b: a key pair known to match first, then the later end, then the lower CKA_ID. */
+static bool identity_before(const struct ukey_cert_info *a, const struct ukey_cert_info *b)
+{
+	int c;
+
+	if (a->key_match != b->key_match)
+		return a->key_match == UKEY_KEY_MATCH_YES;
+	if (a->not_after != b->not_after)
+		return a->not_after > b->not_after;
+	c = memcmp(a->id, b->id, a->id_len < b->id_len ? a->id_len : b->id_len);
+	return c != 0 ? c < 0 : a->id_len < b->id_len;
+}
+
+int ukey_cert_identity(const struct ukey_cert_info *certs, int n, bool need_match)
+{
+	int best = -1;
+
+	for (int i = 0; i < n; i++) {
+		if (!certs[i].readable || certs[i].key_match == UKEY_KEY_MATCH_NO ||
+		    (need_match && certs[i].key_match != UKEY_KEY_MATCH_YES))
+			continue;
+		if (best < 0 || identity_before(&certs[i], &certs[best]))
+			best = i;
+	}
+	return best;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "cert.h"
 #include "rules.h"
 
 /* R-R2: online renewal opens when fewer than this many days are left … */
@@ -45,5 +46,15 @@ void ukey_validity_eval(time_t not_before, time_t not_after, time_t now, struct 
 
 /* ukey_validity_status_id: "valid", "expiring", "expired", "not-yet-valid": stable, for JSON. */
 const char *ukey_validity_status_id(enum ukey_validity_status s);
+
+/*
+ * ukey_cert_identity: which of a key's certificates is the unit's identity
+ * (sign's default key, the certificate renewal reads, R-R7): a readable one
+ * whose key pair is on the key (key_match YES; with need_match false, one
+ * with no public key object to compare with also counts), the latest to end,
+ * then the lowest CKA_ID, so the answer never depends on the order a module
+ * lists its objects in. Returns its index, or -1.
+ */
+int ukey_cert_identity(const struct ukey_cert_info *certs, int n, bool need_match);
 
 #endif

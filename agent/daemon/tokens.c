@@ -300,8 +300,9 @@ int tokens_certs_json(struct ukey_api *api, struct ukey_core *core, const char *
 	}
 	for (int i = 0; i < api->ntokens; i++)
 		infos[i] = api->tokens[i].token;
-	/* The same selection as everywhere (ukey_p11_select), over the kept list. */
-	if (selector && (sel = ukey_p11_select(infos, (size_t)api->ntokens, selector)) < 0) {
+	/* The same selection as everywhere (ukey_p11_select), over the kept list; no key at all is no-token, as in
+	 * `ukey certs`. */
+	if ((selector || api->ntokens == 0) && (sel = ukey_p11_select(infos, (size_t)api->ntokens, selector)) < 0) {
 		r = sel;
 		if (r == -UKEY_E_TOKEN_NOT_FOUND)
 			snprintf(f->detail, sizeof(f->detail), "%s", selector);
