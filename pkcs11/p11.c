@@ -411,6 +411,8 @@ static int cert_read(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE
 	if (ukey_raw_attr(fl, h, o, CKA_VALUE, &v, &len) == 0 && ukey_cert_info_from_der(v, len, c) == 0)
 		c->key_match = ukey_raw_key_match(fl, h, id, id_len, v, len);
 	free(v);
+	/* ukey_raw_attr leaves *ret alone on failure: an object removed meanwhile must not free v twice. */
+	v = NULL;
 	ids_copy(c, id, id_len);
 	free(id);
 	r = ukey_raw_attr(fl, h, o, CKA_LABEL, &v, &len);
@@ -419,25 +421,44 @@ static int cert_read(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE
 	return c->label ? 0 : -ENOMEM;
 }
 
-int ukey_p11_certs_stamp(struct ukey_p11 *p11, const char *serial, uint64_t *ret)
+/*
+ * A session of its own on the token with this serial and the certificate
+ * objects there (at most UKEY_P11_MAX_OBJECTS). The session is open when 0 is
+ * returned, whatever *ret_rv (the search's result) says: the caller closes it.
+ */
+static int find_certs(struct ukey_p11 *p11, const char *serial, CK_SESSION_HANDLE *ret_h, CK_OBJECT_HANDLE *objs,
+		      CK_ULONG *ret_n, CK_RV *ret_rv)
 {
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
 	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
-	CK_OBJECT_HANDLE objs[UKEY_P11_MAX_OBJECTS];
 	struct ukey_token_info t;
+	CK_RV rv;
+	int r;
+
+	*ret_n = 0;
+	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0 ||
+	    (r = ukey_raw_session_open(p11->fl, t.slot_id, ret_h)) < 0)
+		return r;
+	rv = p11->fl->C_FindObjectsInit(*ret_h, &tmpl, 1);
+	if (rv == CKR_OK) {
+		rv = p11->fl->C_FindObjects(*ret_h, objs, UKEY_P11_MAX_OBJECTS, ret_n);
+		p11->fl->C_FindObjectsFinal(*ret_h);
+	}
+	*ret_rv = rv;
+	return 0;
+}
+
+int ukey_p11_certs_stamp(struct ukey_p11 *p11, const char *serial, uint64_t *ret)
+{
+	CK_OBJECT_HANDLE objs[UKEY_P11_MAX_OBJECTS];
 	CK_SESSION_HANDLE h;
 	CK_ULONG n = 0;
 	uint64_t stamp = 1469598103934665603ULL; /* FNV-1a */
 	CK_RV rv;
 	int r;
 
-	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0 || (r = ukey_raw_session_open(p11->fl, t.slot_id, &h)) < 0)
+	if ((r = find_certs(p11, serial, &h, objs, &n, &rv)) < 0)
 		return r;
-	rv = p11->fl->C_FindObjectsInit(h, &tmpl, 1);
-	if (rv == CKR_OK) {
-		rv = p11->fl->C_FindObjects(h, objs, UKEY_P11_MAX_OBJECTS, &n);
-		p11->fl->C_FindObjectsFinal(h);
-	}
 	/* Sizes only, no values: what changes when a certificate is added, removed or replaced, at a few calls' cost. */
 	for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
 		uint8_t id[UKEY_P11_ID_MAX];
@@ -463,23 +484,15 @@ int ukey_p11_certs_stamp(struct ukey_p11 *p11, const char *serial, uint64_t *ret
 
 int ukey_p11_certs(struct ukey_p11 *p11, const char *serial, struct ukey_cert_info **ret_certs)
 {
-	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-	CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof(cls) };
 	CK_OBJECT_HANDLE objs[UKEY_P11_MAX_OBJECTS];
 	struct ukey_cert_info *out = NULL;
-	struct ukey_token_info t;
 	CK_SESSION_HANDLE h;
 	CK_ULONG n = 0;
 	CK_RV rv;
 	int r;
 
-	if ((r = ukey_p11_token_info(p11, serial, &t)) < 0 || (r = ukey_raw_session_open(p11->fl, t.slot_id, &h)) < 0)
+	if ((r = find_certs(p11, serial, &h, objs, &n, &rv)) < 0)
 		return r;
-	rv = p11->fl->C_FindObjectsInit(h, &tmpl, 1);
-	if (rv == CKR_OK) {
-		rv = p11->fl->C_FindObjects(h, objs, UKEY_P11_MAX_OBJECTS, &n);
-		p11->fl->C_FindObjectsFinal(h);
-	}
 	if (rv != CKR_OK) {
 		r = ukey_err_from_ckr(rv);
 		goto out;

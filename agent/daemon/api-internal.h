@@ -100,6 +100,12 @@ int api_rescan(void *userdata);
  * when a job holds the module (try again later).
  */
 int api_rescan_now(struct ukey_api *api);
+/*
+ * api_lane_busy: a job about this key runs now. Reading a key's objects while
+ * a job on the key writes or removes them is left to that job (it refreshes
+ * the key's state when done): SoftHSM2 leaks objects read and removed at once.
+ */
+bool api_lane_busy(struct ukey_api *api, const char *serial);
 /* api_look_now: wake the token watcher (a device event, or a job changed a key). */
 void api_look_now(struct ukey_api *api);
 

@@ -101,6 +101,17 @@ void api_look_now(struct ukey_api *api)
 		log_debug_errno(-errno, "waking the token watcher");
 }
 
+bool api_lane_busy(struct ukey_api *api, const char *serial)
+{
+	bool busy = false;
+
+	pthread_mutex_lock(&api->lock);
+	for (int i = 0; i < api->nworkers && !busy; i++)
+		busy = strcmp(api->workers[i].lane, serial) == 0;
+	pthread_mutex_unlock(&api->lock);
+	return busy;
+}
+
 int api_rescan_now(struct ukey_api *api)
 {
 	int r = 0;

@@ -139,6 +139,9 @@ static void look(struct ukey_api *api, struct ukey_core *core, bool announce)
 		bool is_new = next[i].ncerts == -1;
 		uint64_t stamp = 0;
 
+		/* A job on this key refreshes it when done (api_lane_busy): its objects are not read under it. */
+		if (next[i].ncerts == KEEP && api_lane_busy(api, next[i].token.serial))
+			continue;
 		/* Unchanged token information: only a different stamp (another program wrote the key) costs a read. */
 		if (next[i].ncerts == KEEP && ukey_p11_certs_stamp(core->p11, next[i].token.serial, &stamp) == 0 &&
 		    stamp != next[i].stamp)
@@ -276,6 +279,8 @@ static void freshen_certs(struct ukey_api *api, struct ukey_core *core)
 	for (int i = 0; keys && i < n; i++) {
 		uint64_t stamp;
 
+		if (api_lane_busy(api, keys[i].serial))
+			continue; /* that job refreshes the key when done */
 		if (ukey_p11_certs_stamp(core->p11, keys[i].serial, &stamp) == 0 && stamp != keys[i].stamp)
 			tokens_refresh(api, core, keys[i].serial);
 	}
