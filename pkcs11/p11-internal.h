@@ -42,8 +42,12 @@ enum ukey_key_match ukey_raw_key_match(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h
 /*
  * ukey_raw_sign: sign with the private key of CKA_ID id (any, when id_len
  * is 0); needs the user logged in. prehashed: data is a SHA-256 digest.
+ * key_cache (may be NULL): the key's handle in this session from an earlier
+ * call, CK_INVALID_HANDLE at first; filled by the search, and searched again
+ * when the handle went stale (the key removed and made anew).
  */
 int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
-		  bool prehashed, const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len);
+		  bool prehashed, const uint8_t *data, size_t data_len, CK_OBJECT_HANDLE *key_cache, uint8_t **ret_sig,
+		  size_t *ret_len);
 
 #endif

@@ -73,6 +73,9 @@ struct ukey_session {
 	struct ukey_p11 *p11;
 	CK_SESSION_HANDLE h; /* our own read-write session */
 	unsigned long slot_id;
+	uint8_t key_id[UKEY_P11_ID_MAX]; /* the last private key signed with, and its handle in this session */
+	size_t key_id_len;
+	CK_OBJECT_HANDLE key;
 	char serial[UKEY_P11_SERIAL_MAX];
 	bool logged_in;
 	/* Only for a TLS key (ukey_session_tls_key): libp11's slots and the key it made; released last. */
@@ -532,6 +535,7 @@ int ukey_session_open(struct ukey_p11 *p11, const char *serial, struct ukey_sess
 		return -ENOMEM;
 	s->p11 = p11;
 	s->slot_id = t.slot_id;
+	s->key = CK_INVALID_HANDLE;
 	snprintf(s->serial, sizeof(s->serial), "%s", serial);
 	/* Read-write: C_SetPIN and (later) key generation need it. */
 	rv = p11->fl->C_OpenSession(t.slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->h);
@@ -640,12 +644,26 @@ int ukey_session_change_pin(struct ukey_session *s, const char *old_pin, const c
 	return ukey_err_from_ckr(rv);
 }
 
+/* The session's cached handle of the private key with this CKA_ID (one key remembered; another id resets it). */
+static CK_OBJECT_HANDLE *session_key(struct ukey_session *s, const uint8_t *id, size_t id_len)
+{
+	if (id_len > sizeof(s->key_id))
+		return NULL;
+	if (s->key_id_len != id_len || memcmp(s->key_id, id, id_len) != 0) {
+		memcpy(s->key_id, id, id_len);
+		s->key_id_len = id_len;
+		s->key = CK_INVALID_HANDLE;
+	}
+	return &s->key;
+}
+
 int ukey_session_sign(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
 		      const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len)
 {
 	if (!s->logged_in)
 		return -UKEY_E_NOT_LOGGED_IN;
-	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, false, data, data_len, ret_sig, ret_len);
+	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, false, data, data_len, session_key(s, id, id_len),
+			     ret_sig, ret_len);
 }
 
 int ukey_session_sign_digest(struct ukey_session *s, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
@@ -653,7 +671,8 @@ int ukey_session_sign_digest(struct ukey_session *s, const uint8_t *id, size_t i
 {
 	if (!s->logged_in)
 		return -UKEY_E_NOT_LOGGED_IN;
-	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, true, digest, digest_len, ret_sig, ret_len);
+	return ukey_raw_sign(s->p11->fl, s->h, id, id_len, mech, true, digest, digest_len, session_key(s, id, id_len),
+			     ret_sig, ret_len);
 }
 
 struct ukey_p11 *ukey_session_p11(struct ukey_session *s)

@@ -195,7 +195,8 @@ static const uint8_t sha256_digest_info[] = { 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09
 					      0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20 };
 
 int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, size_t id_len, enum ukey_sign_mech mech,
-		  bool prehashed, const uint8_t *data, size_t data_len, uint8_t **ret_sig, size_t *ret_len)
+		  bool prehashed, const uint8_t *data, size_t data_len, CK_OBJECT_HANDLE *key_cache, uint8_t **ret_sig,
+		  size_t *ret_len)
 {
 	CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
 	CK_MECHANISM m = { 0, NULL, 0 };
@@ -236,14 +237,30 @@ int ukey_raw_sign(CK_FUNCTION_LIST *fl, CK_SESSION_HANDLE h, const uint8_t *id, 
 	default:
 		return -UKEY_E_USAGE;
 	}
-	r = ukey_raw_find(fl, h, CKO_PRIVATE_KEY, id, id_len, &key);
-	if (r == -ENOENT)
-		r = -UKEY_E_KEY_NOT_FOUND;
-	if (r < 0)
-		return r;
+	/* The caller's handle of this key from an earlier sign in the same session, else a search. */
+	if (key_cache && *key_cache != CK_INVALID_HANDLE) {
+		key = *key_cache;
+		rv = fl->C_SignInit(h, &m, key);
+		if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_OBJECT_HANDLE_INVALID)
+			key = *key_cache = CK_INVALID_HANDLE; /* removed meanwhile (a renewal): look again */
+		else if (rv != CKR_OK)
+			return ukey_err_from_ckr(rv);
+	} else {
+		key = CK_INVALID_HANDLE;
+	}
+	if (key == CK_INVALID_HANDLE) {
+		r = ukey_raw_find(fl, h, CKO_PRIVATE_KEY, id, id_len, &key);
+		if (r == -ENOENT)
+			r = -UKEY_E_KEY_NOT_FOUND;
+		if (r < 0)
+			return r;
+		if ((rv = fl->C_SignInit(h, &m, key)) != CKR_OK)
+			return ukey_err_from_ckr(rv);
+		if (key_cache)
+			*key_cache = key;
+	}
 	/* Two-call form: ask the length, then sign into a buffer of that size. */
-	if ((rv = fl->C_SignInit(h, &m, key)) != CKR_OK ||
-	    (rv = fl->C_Sign(h, (CK_BYTE_PTR)in, in_len, NULL, &sig_len)) != CKR_OK) {
+	if ((rv = fl->C_Sign(h, (CK_BYTE_PTR)in, in_len, NULL, &sig_len)) != CKR_OK) {
 		r = ukey_err_from_ckr(rv);
 		goto out;
 	}

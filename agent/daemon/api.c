@@ -424,7 +424,8 @@ static void enqueue(struct ukey_api *api, struct job *job)
 	else
 		api->jobs = job;
 	api->jobs_tail = job;
-	pthread_cond_broadcast(&api->cond);
+	/* One job, one worker woken (a worker done with a lane wakes them all: a job may wait for that lane). */
+	pthread_cond_signal(&api->cond);
 	pthread_mutex_unlock(&api->lock);
 }
 
