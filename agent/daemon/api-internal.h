@@ -70,6 +70,7 @@ struct ukey_api {
 	bool stop; /* guarded by lock */
 	struct api_worker workers[UKEY_API_WORKERS];
 	int nworkers;
+	struct api_worker *caller; /* ukey_api_call()'s own context, made on first use */
 
 	/* tokens.c */
 	pthread_mutex_t tokens_lock;

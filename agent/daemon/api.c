@@ -400,6 +400,9 @@ struct ukey_api *ukey_api_stop(struct ukey_api *api)
 		ukey_store_free(api->workers[i].core.store);
 	ukey_store_free(api->watch_core.store);
 	ukey_store_free(api->loop_core.store);
+	if (api->caller)
+		ukey_store_free(api->caller->core.store);
+	free(api->caller);
 	ukey_model_db_free(api->models);
 	ukey_p11_free(api->p11);
 	pthread_rwlock_destroy(&api->module_lock);
@@ -487,6 +490,57 @@ void ukey_api_disconnected(struct ukey_api *api, uint64_t conn_id)
 		return;
 	if ((job = job_new(JOB_DISCONNECT, conn_id)))
 		enqueue(api, job);
+}
+
+char *ukey_api_call(struct ukey_api *api, uint64_t conn_id, const char *origin, cJSON *req)
+{
+	struct ukey_api_reply *reply, *mine = NULL, *others = NULL;
+	char *text = NULL;
+
+	if (!api->caller) {
+		if (!(api->caller = calloc(1, sizeof(*api->caller)))) {
+			ukey_api_request_free(req);
+			return NULL;
+		}
+		api->caller->api = api;
+		core_init(api, &api->caller->core, api->caller);
+	}
+	pthread_rwlock_rdlock(&api->module_lock);
+	api->caller->module_held = true;
+	api_run_request(api->caller, conn_id, origin, req);
+	api->caller->module_held = false;
+	pthread_rwlock_unlock(&api->module_lock);
+	ukey_api_request_free(req);
+	/* The reply to this request; everything else queued meanwhile goes back, in order, for others to take. */
+	while ((reply = ukey_api_take_reply(api))) {
+		if (!mine && reply->conn_id == conn_id && reply->request_done) {
+			mine = reply;
+			continue;
+		}
+		if (reply->conn_id == conn_id) {
+			ukey_api_reply_free(reply);
+			continue;
+		}
+		reply->next = others;
+		others = reply;
+	}
+	while (others) {
+		reply = others;
+		others = reply->next;
+		reply->next = NULL;
+		pthread_mutex_lock(&api->lock);
+		reply->next = api->replies;
+		api->replies = reply;
+		if (!api->replies_tail)
+			api->replies_tail = reply;
+		pthread_mutex_unlock(&api->lock);
+	}
+	if (mine) {
+		text = mine->text;
+		mine->text = NULL;
+		ukey_api_reply_free(mine);
+	}
+	return text;
 }
 
 struct ukey_api_reply *ukey_api_take_reply(struct ukey_api *api)

@@ -71,6 +71,15 @@ void ukey_api_connected(struct ukey_api *api, uint64_t conn_id);
 /* ukey_api_disconnected: a connection closed: its signing sessions end (the key is logged out when no other uses it). */
 void ukey_api_disconnected(struct ukey_api *api, uint64_t conn_id);
 
+/*
+ * ukey_api_call: run one checked request (what ukey_api_submit() takes) on
+ * the calling thread, in its lane's absence of other work, and return the
+ * reply's text (malloc'd), or NULL on ENOMEM. Notifications it queues are
+ * dropped. For tests and the fuzz target of the methods, which need no
+ * connection; the caller must not run it from two threads at once.
+ */
+char *ukey_api_call(struct ukey_api *api, uint64_t conn_id, const char *origin, cJSON *req);
+
 /* ukey_api_take_reply: the oldest queued reply, or NULL. The caller frees it with ukey_api_reply_free(). */
 struct ukey_api_reply *ukey_api_take_reply(struct ukey_api *api);
 
