@@ -649,8 +649,10 @@ static CK_OBJECT_HANDLE *session_key(struct ukey_session *s, const uint8_t *id, 
 {
 	if (id_len > sizeof(s->key_id))
 		return NULL;
-	if (s->key_id_len != id_len || memcmp(s->key_id, id, id_len) != 0) {
-		memcpy(s->key_id, id, id_len);
+	/* id_len 0 (any private key) comes with id NULL: no memcmp/memcpy on it. */
+	if (s->key_id_len != id_len || (id_len && memcmp(s->key_id, id, id_len) != 0)) {
+		if (id_len)
+			memcpy(s->key_id, id, id_len);
 		s->key_id_len = id_len;
 		s->key = CK_INVALID_HANDLE;
 	}
