@@ -78,25 +78,11 @@ int cli_report(struct cli *c, const struct ukey_failure *f)
 
 int cli_fail_default(struct cli *c, int r)
 {
-	struct ukey_failure f = { .r = r };
+	/* Only the settings: this may run before the module is loaded. */
+	const struct ukey_core settings = { .module = c->cfg.module, .state_dir = c->cfg.state_dir };
+	struct ukey_failure f = { 0 };
 
-	/* The context the table's sentences name: which key, which module, which database. */
-	switch (-r) {
-	case UKEY_E_TOKEN_NOT_FOUND:
-		snprintf(f.detail, sizeof(f.detail), "%s", c->cfg.token ? c->cfg.token : "");
-		break;
-	case UKEY_E_MODULE_LOAD:
-		snprintf(f.detail, sizeof(f.detail), "%s", c->cfg.module ? c->cfg.module : "");
-		break;
-	case UKEY_E_STATE_UNAVAILABLE:
-	case UKEY_E_STATE_CORRUPT:
-		f.rule = "R-P1";
-		snprintf(f.detail, sizeof(f.detail), "%s/state.db",
-			 c->cfg.state_dir ? c->cfg.state_dir : "$XDG_STATE_HOME/ukey");
-		break;
-	default:
-		break;
-	}
+	ukey_core_fail(&settings, c->cfg.token, r, &f);
 	return cli_report(c, &f);
 }
 

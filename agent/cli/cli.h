@@ -57,9 +57,6 @@ int cli_token(struct cli *c, struct ukey_token_info *ret);
 int cli_fail(struct cli *c, int r, const char *rule, const struct ukey_pin_state *pin, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
-/* cli_fail_pin: report a PIN failure (wrong: tries left, R-P1; locked: R-P2) like `ukey pin verify`. Returns r. */
-int cli_fail_pin(struct cli *c, int r, const struct ukey_token_info *t, const struct ukey_pin_state *st);
-
 /* cli_fail_default: report r with its sentence from the core's table, with this command's context. Returns r. */
 int cli_fail_default(struct cli *c, int r);
 

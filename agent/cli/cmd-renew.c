@@ -156,12 +156,7 @@ static int renew_run(struct cli *c)
 	if (r < 0)
 		return cli_report(c, &f);
 	if (c->json) {
-		cJSON *o = ukey_json_renew_plan(&plan);
-
-		cJSON_AddStringToObject(o, "result", "renewed");
-		cJSON_AddStringToObject(o, "new_not_after", out.new_not_after);
-		ukey_json_add_string_or_null(o, "warning", out.warning[0] ? out.warning : NULL);
-		cli_print_json(o);
+		cli_print_json(ukey_json_renewed(&plan, &out));
 	} else {
 		if (out.warning[0])
 			printf(_("Warning: %s\n"), cli_safe(out.warning));

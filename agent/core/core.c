@@ -20,14 +20,33 @@ int ukey_failure_set(struct ukey_failure *f, int r, const char *rule)
 	return r;
 }
 
+int ukey_core_fail(const struct ukey_core *core, const char *selector, int r, struct ukey_failure *f)
+{
+	/* The context the table's sentences name: which key, which module, which database. */
+	switch (-r) {
+	case UKEY_E_TOKEN_NOT_FOUND:
+		snprintf(f->detail, sizeof(f->detail), "%s", selector ? selector : "");
+		break;
+	case UKEY_E_MODULE_LOAD:
+		snprintf(f->detail, sizeof(f->detail), "%s", core->module ? core->module : "");
+		break;
+	case UKEY_E_STATE_UNAVAILABLE:
+	case UKEY_E_STATE_CORRUPT:
+		snprintf(f->detail, sizeof(f->detail), "%s/state.db",
+			 core->state_dir ? core->state_dir : "$XDG_STATE_HOME/ukey");
+		return ukey_failure_set(f, r, "R-P1");
+	default:
+		break;
+	}
+	return ukey_failure_set(f, r, NULL);
+}
+
 /* The store, or the reason PIN entry is refused (fail closed, R-P1), with the database named. */
 static int need_store(struct ukey_core *core, struct ukey_failure *f)
 {
 	if (core->store)
 		return 0;
-	snprintf(f->detail, sizeof(f->detail), "%s/state.db",
-		 core->state_dir ? core->state_dir : "$XDG_STATE_HOME/ukey");
-	return ukey_failure_set(f, core->store_error < 0 ? core->store_error : -UKEY_E_STATE_UNAVAILABLE, "R-P1");
+	return ukey_core_fail(core, NULL, core->store_error < 0 ? core->store_error : -UKEY_E_STATE_UNAVAILABLE, f);
 }
 
 static int list_and_select(struct ukey_core *core, const char *selector, struct ukey_token_info *ret)
@@ -58,10 +77,8 @@ int ukey_core_select(struct ukey_core *core, const char *selector, struct ukey_t
 		usleep(100 * 1000);
 		r = list_and_select(core, selector, ret);
 	}
-	if (r == -UKEY_E_TOKEN_NOT_FOUND)
-		snprintf(f->detail, sizeof(f->detail), "%s", selector ? selector : "");
 	if (r < 0)
-		return ukey_failure_set(f, r, NULL);
+		return ukey_core_fail(core, selector, r, f);
 	f->token = *ret;
 	f->has_token = true;
 	return 0;
@@ -105,7 +122,7 @@ int ukey_core_pin_status(struct ukey_core *core, const char *selector, struct uk
 	if ((r = ukey_core_select(core, selector, ret_token, f)) < 0 || (r = need_store(core, f)) < 0)
 		return r;
 	if ((r = ukey_pin_state(core->store, ret_token, core->max_tries, ret_state)) < 0)
-		return ukey_failure_set(f, r, "R-P1");
+		return ukey_core_fail(core, NULL, r, f);
 	return 0;
 }
 

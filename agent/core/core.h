@@ -73,6 +73,14 @@ struct ukey_failure {
 int ukey_failure_set(struct ukey_failure *f, int r, const char *rule);
 
 /*
+ * ukey_core_fail: record r in f with the context its sentence names: the
+ * selector for a key not found, the module's path, the state database (and
+ * R-P1, whose count it keeps). Only core's module and state_dir are read.
+ * Returns r.
+ */
+int ukey_core_fail(const struct ukey_core *core, const char *selector, int r, struct ukey_failure *f);
+
+/*
  * ukey_failure_message: the one sentence for f — what happened and what to
  * do — in the calling thread's locale (gettext, domain "ukey"; the API runs in
  * the C locale and answers in English). Returns buf.

@@ -90,6 +90,8 @@ struct ukey_api {
 };
 
 /* api.c */
+/* api_error_doc: a JSON-RPC error response with a protocol-level code (ukey_api_error_text as a document). */
+cJSON *api_error_doc(const cJSON *id, int code, const char *data_id, const char *message);
 void api_notify(struct ukey_api *api, uint64_t conn_id, const char *method, cJSON *params);
 void api_reply(struct ukey_api *api, uint64_t conn_id, cJSON *doc, bool request_done);
 /* api_rescan: the core's rescan hook for a worker (drops and retakes its read lock). 1 when re-initialised. */

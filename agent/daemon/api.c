@@ -69,7 +69,7 @@ void api_notify(struct ukey_api *api, uint64_t conn_id, const char *method, cJSO
 	api_reply(api, conn_id, doc, false);
 }
 
-static cJSON *error_doc(const cJSON *id, int code, const char *data_id, const char *message)
+cJSON *api_error_doc(const cJSON *id, int code, const char *data_id, const char *message)
 {
 	cJSON *doc = cJSON_CreateObject(), *e, *data;
 
@@ -85,7 +85,7 @@ static cJSON *error_doc(const cJSON *id, int code, const char *data_id, const ch
 
 char *ukey_api_error_text(const cJSON *id, int code, const char *data_id, const char *message)
 {
-	cJSON *doc = error_doc(id, code, data_id, message);
+	cJSON *doc = api_error_doc(id, code, data_id, message);
 	char *text = cJSON_PrintUnformatted(doc);
 
 	cJSON_Delete(doc);

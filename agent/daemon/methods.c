@@ -374,12 +374,8 @@ static void m_renew_start(struct call *c)
 	/* The renewal logs in, writes and removes objects, and releases libp11's slots: the key's sessions end. */
 	sessions_end_serial(c->api, plan.token.serial, -UKEY_E_NOT_LOGGED_IN);
 	rp.serial = plan.token.serial;
-	if (ukey_core_renew_run(c->core, &plan, pin, force, on_renew_progress, &rp, &out, &c->f) == 0) {
-		c->result = ukey_json_renew_plan(&plan);
-		cJSON_AddStringToObject(c->result, "result", "renewed");
-		cJSON_AddStringToObject(c->result, "new_not_after", out.new_not_after);
-		ukey_json_add_string_or_null(c->result, "warning", out.warning[0] ? out.warning : NULL);
-	}
+	if (ukey_core_renew_run(c->core, &plan, pin, force, on_renew_progress, &rp, &out, &c->f) == 0)
+		c->result = ukey_json_renewed(&plan, &out);
 	tokens_refresh(c->api, c->core, plan.token.serial);
 }
 
@@ -458,12 +454,8 @@ void api_run_request(struct api_worker *w, uint64_t conn_id, const char *origin,
 	char message[1024];
 
 	if (!m) {
-		char *text = ukey_api_error_text(id, -32601, "method-not-found", "No such method: see PROTOCOL.md.");
-		cJSON *err = text ? cJSON_Parse(text) : NULL;
-
-		free(text);
-		if (err)
-			api_reply(w->api, conn_id, err, true);
+		api_reply(w->api, conn_id,
+			  api_error_doc(id, -32601, "method-not-found", "No such method: see PROTOCOL.md."), true);
 		return;
 	}
 	m->run(&c);

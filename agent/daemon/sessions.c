@@ -56,14 +56,20 @@ static double last_used_s(const struct sign_session *ss)
 }
 
 /* sessions_lock held. A session id is compared in constant time: it is a bearer secret within its connection. */
-static struct sign_session *find(struct ukey_api *api, uint64_t conn_id, const char *id)
+static struct sign_session **link_of(struct ukey_api *api, uint64_t conn_id, const char *id)
 {
 	size_t len = strlen(id);
+	struct sign_session **pp;
 
-	for (struct sign_session *ss = api->sessions; ss; ss = ss->next)
-		if (ss->conn_id == conn_id && len == strlen(ss->id) && CRYPTO_memcmp(ss->id, id, len) == 0)
-			return ss;
-	return NULL;
+	for (pp = &api->sessions; *pp; pp = &(*pp)->next)
+		if ((*pp)->conn_id == conn_id && len == strlen((*pp)->id) && CRYPTO_memcmp((*pp)->id, id, len) == 0)
+			break;
+	return pp;
+}
+
+static struct sign_session *find(struct ukey_api *api, uint64_t conn_id, const char *id)
+{
+	return *link_of(api, conn_id, id);
 }
 
 static const char *reason_id(int reason)
@@ -236,29 +242,23 @@ int sessions_sign(struct ukey_api *api, struct ukey_core *core, uint64_t conn_id
 
 int sessions_close(struct ukey_api *api, uint64_t conn_id, const char *id)
 {
-	struct ukey_session *closing = NULL;
-	struct sign_session **pp, *ss = NULL;
+	struct sign_session **pp, *ss;
 
 	pthread_mutex_lock(&api->sessions_lock);
-	for (pp = &api->sessions; *pp; pp = &(*pp)->next) {
-		size_t len = strlen(id);
-
-		if ((*pp)->conn_id == conn_id && len == strlen((*pp)->id) && CRYPTO_memcmp((*pp)->id, id, len) == 0 &&
-		    !(*pp)->in_use) {
-			ss = *pp;
-			*pp = ss->next;
-			break;
-		}
-	}
-	if (ss && ss->s) {
-		closing = ss->s;
-		api->live_sessions--;
+	pp = link_of(api, conn_id, id);
+	ss = *pp;
+	/* In use cannot happen within one lane; it is refused rather than freed under its worker. */
+	if (ss && !ss->in_use) {
+		*pp = ss->next;
+		if (ss->s)
+			api->live_sessions--;
+	} else {
+		ss = NULL;
 	}
 	pthread_mutex_unlock(&api->sessions_lock);
 	if (!ss)
 		return -UKEY_E_SESSION_NOT_FOUND;
 	/* The key is logged out when this was the last session of ours on it (ukey_session_free). */
-	ss->s = closing;
 	session_free(ss);
 	return 0;
 }

@@ -287,10 +287,28 @@ static void freshen_certs(struct ukey_api *api, struct ukey_core *core)
 	free(keys);
 }
 
+/*
+ * The kept key selector names, by the same rule as everywhere
+ * (ukey_p11_select: serial first, then label; NULL: the only one). Returns
+ * its index or the selection error. tokens_lock held.
+ */
+static int kept_select(struct ukey_api *api, const char *selector)
+{
+	struct ukey_token_info *infos = calloc((size_t)api->ntokens + 1, sizeof(*infos));
+	int i;
+
+	if (!infos)
+		return -ENOMEM;
+	for (int k = 0; k < api->ntokens; k++)
+		infos[k] = api->tokens[k].token;
+	i = ukey_p11_select(infos, (size_t)api->ntokens, selector);
+	free(infos);
+	return i;
+}
+
 int tokens_certs_json(struct ukey_api *api, struct ukey_core *core, const char *selector, cJSON **ret,
 		      struct ukey_failure *f)
 {
-	struct ukey_token_info *infos;
 	cJSON *o, *arr;
 	time_t now = time(NULL);
 	int sel = -1, r = 0;
@@ -298,20 +316,9 @@ int tokens_certs_json(struct ukey_api *api, struct ukey_core *core, const char *
 	freshen_certs(api, core);
 
 	pthread_mutex_lock(&api->tokens_lock);
-	infos = calloc((size_t)api->ntokens + 1, sizeof(*infos));
-	if (!infos) {
-		pthread_mutex_unlock(&api->tokens_lock);
-		return ukey_failure_set(f, -ENOMEM, NULL);
-	}
-	for (int i = 0; i < api->ntokens; i++)
-		infos[i] = api->tokens[i].token;
-	/* The same selection as everywhere (ukey_p11_select), over the kept list; no key at all is no-token, as in
-	 * `ukey certs`. */
-	if ((selector || api->ntokens == 0) && (sel = ukey_p11_select(infos, (size_t)api->ntokens, selector)) < 0) {
+	/* Every kept key's, or the one selector names; no key at all is no-token, as in `ukey certs`. */
+	if ((selector || api->ntokens == 0) && (sel = kept_select(api, selector)) < 0)
 		r = sel;
-		if (r == -UKEY_E_TOKEN_NOT_FOUND)
-			snprintf(f->detail, sizeof(f->detail), "%s", selector);
-	}
 	o = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(o, "certificates");
 	for (int i = 0; r == 0 && i < api->ntokens; i++) {
@@ -323,10 +330,9 @@ int tokens_certs_json(struct ukey_api *api, struct ukey_core *core, const char *
 			cJSON_AddItemToArray(arr, ukey_json_cert(&e->token, &e->certs[j], now, true));
 	}
 	pthread_mutex_unlock(&api->tokens_lock);
-	free(infos);
 	if (r < 0) {
 		cJSON_Delete(o);
-		return ukey_failure_set(f, r, NULL);
+		return ukey_core_fail(core, selector, r, f);
 	}
 	*ret = o;
 	return 0;
@@ -334,20 +340,13 @@ int tokens_certs_json(struct ukey_api *api, struct ukey_core *core, const char *
 
 void tokens_lane(struct ukey_api *api, const char *selector, char lane[UKEY_API_LANE_MAX])
 {
-	struct ukey_token_info *infos;
-	int i = -1;
+	int i;
 
 	lane[0] = '\0';
 	pthread_mutex_lock(&api->tokens_lock);
-	infos = calloc((size_t)api->ntokens + 1, sizeof(*infos));
-	for (int k = 0; infos && k < api->ntokens; k++)
-		infos[k] = api->tokens[k].token;
-	if (infos)
-		i = ukey_p11_select(infos, (size_t)api->ntokens, selector);
-	if (i >= 0)
-		snprintf(lane, UKEY_API_LANE_MAX, "%s", infos[i].serial);
+	if ((i = kept_select(api, selector)) >= 0)
+		snprintf(lane, UKEY_API_LANE_MAX, "%s", api->tokens[i].token.serial);
 	pthread_mutex_unlock(&api->tokens_lock);
-	free(infos);
 }
 
 void tokens_each_cert(struct ukey_api *api, void (*fn)(void *ud, cJSON *cert, const struct ukey_token_info *t),

@@ -315,3 +315,13 @@ cJSON *ukey_json_renew_check(const struct ukey_renew_check *c)
 	cJSON_AddBoolToObject(ca, "revoked", c->ca.revoked);
 	return o;
 }
+
+cJSON *ukey_json_renewed(const struct ukey_renew_plan *p, const struct ukey_renew_outcome *out)
+{
+	cJSON *o = ukey_json_renew_plan(p);
+
+	cJSON_AddStringToObject(o, "result", "renewed");
+	cJSON_AddStringToObject(o, "new_not_after", out->new_not_after);
+	ukey_json_add_string_or_null(o, "warning", out->warning[0] ? out->warning : NULL);
+	return o;
+}

@@ -78,6 +78,11 @@ cJSON *ukey_json_diagnosis(const struct ukey_diagnosis *dg, time_t now);
 struct ukey_renew_plan;
 cJSON *ukey_json_renew_plan(const struct ukey_renew_plan *p);
 
+/* A renewal done (`ukey renew --json`, renew.start): the plan's object plus "result": "renewed", "new_not_after"
+ * and "warning" (null when the new certificate's dates are as R-R3/R-R4 give). */
+struct ukey_renew_outcome;
+cJSON *ukey_json_renewed(const struct ukey_renew_plan *p, const struct ukey_renew_outcome *out);
+
 /* `ukey renew --check --json` and renew.check: the plan's object, plus "open" (the answer: the CA's word where it
  * gave one) and "ca": {"confirmed", "why", "open", "rule", "opens_on", "new_not_after", "revoked"}. */
 struct ukey_renew_check;
